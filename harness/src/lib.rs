@@ -1,0 +1,1 @@
+//! drdrill's harness: the CLI, drills and verifiers.
