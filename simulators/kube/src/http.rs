@@ -101,6 +101,17 @@ impl ApiRequest {
             return Err(ApiError::bad_request("the request body is empty; an object was expected"));
         }
         let ct = self.content_type.split(';').next().unwrap_or("").trim();
+        if crate::protobuf::is_protobuf(ct) {
+            return crate::protobuf::decode(&self.body).map_err(|e| match e.http_status() {
+                415 => ApiError {
+                    code: 415,
+                    reason: "UnsupportedMediaType",
+                    message: e.to_string(),
+                    details: None,
+                },
+                _ => ApiError::bad_request(format!("the protobuf body cannot be decoded: {e}")),
+            });
+        }
         if ct.ends_with("yaml") {
             return serde_yaml::from_slice(&self.body).map_err(|e| ApiError::bad_request(format!("the body is not valid YAML: {e}")));
         }
@@ -108,7 +119,7 @@ impl ApiRequest {
     }
 }
 
-const WRITE_TYPES: &[&str] = &["application/json", "application/yaml"];
+const WRITE_TYPES: &[&str] = &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
 
 fn negotiate(accept: &str) -> ApiResult<(Output, Option<&'static str>)> {
     if accept.is_empty() {

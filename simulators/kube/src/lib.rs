@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod http;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod routes;
 pub mod selectors;

@@ -276,6 +276,7 @@ pub fn create(state: &mut State, ctx: &WriteContext<'_>, mut obj: Value) -> ApiR
             &keys,
         );
     }
+    to_storage_version(ctx.def, &mut obj);
     let key = ctx.def.key();
     let stored = state.create(&key, obj)?;
     after_write(state, ctx.def, &stored);
@@ -341,9 +342,23 @@ pub fn update(state: &mut State, ctx: &WriteContext<'_>, name: &str, mut new: Va
             &keys,
         );
     }
+    to_storage_version(ctx.def, &mut new);
     let stored = state.update(&key, ctx.ns, name, new)?;
     after_write(state, ctx.def, &stored);
     Ok(stored)
+}
+
+/// Objects are stored at the storage version; versions differ only in `apiVersion`
+/// (CRD conversion strategy `None`).
+fn to_storage_version(def: &ResourceDef, obj: &mut Value) {
+    obj["apiVersion"] = json!(def.api_version(def.storage_version()));
+}
+
+/// The object as seen through the version a request addressed.
+fn at_version(ctx: &WriteContext<'_>, obj: &Value) -> Value {
+    let mut copy = obj.clone();
+    copy["apiVersion"] = json!(ctx.api_version());
+    copy
 }
 
 /// The patch a client sent.
@@ -407,7 +422,7 @@ pub fn patch_object(
         let mut applied = patch_doc;
         check_identity(ctx, &mut applied)?;
         let keys = list_keys_for(ctx.def, ctx.version);
-        let live = current.as_ref().ok().map(|v| (**v).clone());
+        let live = current.as_ref().ok().map(|v| at_version(ctx, v));
         let outcome = apply::apply(
             live.as_ref(),
             &applied,
@@ -461,7 +476,7 @@ pub fn patch_object(
             }
         };
     }
-    let current = current?;
+    let current = at_version(ctx, current?.as_ref());
     let patched = match req.patch_type {
         PatchType::MergePatch => patch::json_merge_patch(&current, &patch_doc),
         PatchType::JsonPatch => patch::json_patch(&current, &patch_doc).map_err(patch_error)?,
