@@ -1,11 +1,13 @@
 //! The `drdrill` command line.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use drdrill::drill::{UnpauseDrillInput, run_unpause_drill};
 
-/// Rehearse Kubernetes disaster recovery.
+/// Rehearse Kubernetes disaster recovery on an embedded simulator.
 #[derive(Debug, Parser)]
 #[command(name = "drdrill", version, about)]
 struct Cli {
@@ -15,6 +17,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a DR drill on the embedded simulator (today: Runbook T's unpause step).
+    Drill {
+        /// Seed for every generated name; the same seed reproduces the same drill.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Workload clusters to restore besides the runbook's tkg-vc-antrea.
+        #[arg(long, default_value_t = 4)]
+        extra_clusters: usize,
+        /// Where a diagnostics bundle is written if the drill fails.
+        #[arg(long, default_value = "drdrill-artifacts")]
+        artifacts: PathBuf,
+    },
     /// Run an embedded API server until interrupted, for poking at it with kubectl.
     Serve {
         /// Where to write the kubeconfig.
@@ -27,13 +41,28 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
+        Command::Drill {
+            seed,
+            extra_clusters,
+            artifacts,
+        } => {
+            let input = UnpauseDrillInput {
+                seed,
+                extra_clusters,
+                artifacts,
+            };
+            let report = run_unpause_drill(&input, &mut |i, n, what| eprintln!("[{i}/{n}] {what}"))
+                .await
+                .with_context(|| format!("the drill could not run (seed {seed})"))?;
+            print!("\n{}", report.render());
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Serve { kubeconfig, context } => {
             let server = drdrill_kube_sim::ApiServer::start(Default::default()).await?;
             server
@@ -46,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("try: kubectl --kubeconfig {} get namespaces", kubeconfig.display());
             tokio::signal::ctrl_c().await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
-    Ok(())
 }

@@ -1,0 +1,355 @@
+//! The drill that runs today: Runbook T's full-restore unpause (step 7) on an embedded
+//! management cluster, with the runbook's own script, judged through the Kubernetes API.
+
+use std::path::PathBuf;
+
+use drdrill_apis::capi::{Cluster, ClusterSpec};
+use drdrill_kube_sim::{ApiServer, ServerOptions};
+use drdrill_scenarios::topology::MANAGEMENT_NAMESPACE;
+use drdrill_scenarios::{Topology, WorkloadCluster};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt};
+
+use crate::diagnostics::Bundle;
+use crate::kubectl::{CommandError, Shell};
+use crate::report::columns;
+use crate::runbook;
+
+/// Why a drill could not be carried out (as opposed to a drill that ran and found a failure).
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    /// The embedded API server did not start.
+    #[error("the embedded management cluster did not start: {0}")]
+    Server(#[from] drdrill_kube_sim::ServerError),
+    /// A Kubernetes API call failed.
+    #[error("{step}: Kubernetes API call failed: {source}")]
+    Kube {
+        /// The step.
+        step: &'static str,
+        /// The client error.
+        source: kube::Error,
+    },
+    /// A tool or script could not be run.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The scratch folder could not be made.
+    #[error("cannot create the drill's working folder: {0}")]
+    Io(#[from] std::io::Error),
+    /// The kubeconfig the server wrote could not be loaded.
+    #[error("cannot load the management cluster's kubeconfig: {0}")]
+    Kubeconfig(String),
+}
+
+/// Typed inputs of the unpause drill.
+#[derive(Debug, Clone)]
+pub struct UnpauseDrillInput {
+    /// Seed for every generated name.
+    pub seed: u64,
+    /// Workload clusters beyond the runbook's `tkg-vc-antrea`.
+    pub extra_clusters: usize,
+    /// Where a diagnostics bundle goes when the drill fails.
+    pub artifacts: PathBuf,
+}
+
+/// One step of the drill and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// What the step does, in the runbook's words.
+    pub step: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Evidence or the reason it failed.
+    pub detail: String,
+}
+
+/// What happened to one Cluster object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterOutcome {
+    /// Namespace.
+    pub namespace: String,
+    /// Cluster name.
+    pub name: String,
+    /// `spec.paused` after the restore.
+    pub paused_before: bool,
+    /// `spec.paused` after the runbook step.
+    pub paused_after: bool,
+    /// Whether the runbook step left the object untouched (resourceVersion unchanged).
+    pub untouched: bool,
+}
+
+impl ClusterOutcome {
+    /// The runbook's expectation: workload clusters unpaused, `tkg-system` left alone.
+    pub fn as_expected(&self) -> bool {
+        if self.namespace == MANAGEMENT_NAMESPACE {
+            self.untouched
+        } else {
+            !self.paused_after
+        }
+    }
+
+    fn expectation(&self) -> &'static str {
+        if self.namespace == MANAGEMENT_NAMESPACE {
+            "untouched"
+        } else {
+            "unpaused"
+        }
+    }
+}
+
+/// The drill's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrillReport {
+    /// The seed, printed with every result.
+    pub seed: u64,
+    /// Steps in order.
+    pub steps: Vec<StepOutcome>,
+    /// Every Cluster object, sorted by namespace and name.
+    pub clusters: Vec<ClusterOutcome>,
+}
+
+impl DrillReport {
+    /// Whether every step and every cluster met the runbook's expectation.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.ok) && !self.clusters.is_empty() && self.clusters.iter().all(ClusterOutcome::as_expected)
+    }
+
+    /// The printed report.
+    pub fn render(&self) -> String {
+        let yes_no = |b: bool| if b { "true" } else { "false" }.to_string();
+        let steps: Vec<Vec<String>> = self
+            .steps
+            .iter()
+            .map(|s| vec![s.step.clone(), if s.ok { "ok" } else { "FAILED" }.into(), s.detail.clone()])
+            .collect();
+        let clusters: Vec<Vec<String>> = self
+            .clusters
+            .iter()
+            .map(|c| {
+                vec![
+                    c.namespace.clone(),
+                    c.name.clone(),
+                    yes_no(c.paused_before),
+                    yes_no(c.paused_after),
+                    c.expectation().into(),
+                    if c.as_expected() { "ok" } else { "FAILED" }.into(),
+                ]
+            })
+            .collect();
+        format!(
+            "Drill: Runbook T (TKG on vSphere), full restore step 7 — unpause restored clusters (seed {})\n\n{}\n{}\nResult: {}\n",
+            self.seed,
+            columns(&["STEP", "RESULT", "DETAIL"], &steps),
+            columns(
+                &["NAMESPACE", "CLUSTER", "PAUSED BEFORE", "PAUSED AFTER", "EXPECTED", "RESULT"],
+                &clusters
+            ),
+            if self.passed() { "PASSED" } else { "FAILED" }
+        )
+    }
+}
+
+fn kube_err(step: &'static str) -> impl FnOnce(kube::Error) -> DrillError {
+    move |source| DrillError::Kube { step, source }
+}
+
+fn restored_cluster(c: &WorkloadCluster, paused: bool) -> Cluster {
+    let mut cluster = Cluster::new(
+        &c.name,
+        ClusterSpec {
+            paused,
+            ..ClusterSpec::default()
+        },
+    );
+    cluster.metadata.namespace = Some(c.namespace.clone());
+    cluster.metadata.labels = Some(
+        [
+            ("tkg.tanzu.vmware.com/cluster-name".to_string(), c.name.clone()),
+            ("cluster-role.tkg.tanzu.vmware.com/workload".to_string(), String::new()),
+        ]
+        .into(),
+    );
+    cluster
+}
+
+/// Runs the drill; `progress` hears about each step as it starts.
+pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnMut(usize, usize, &str)) -> Result<DrillReport, DrillError> {
+    const TOTAL: usize = 4;
+    let topology = Topology::runbook_t(input.seed, input.extra_clusters);
+    let work = tempfile::tempdir()?;
+    let mut steps = Vec::new();
+
+    progress(1, TOTAL, "rebuild the management cluster (embedded API server)");
+    let server = ApiServer::start(ServerOptions {
+        cluster_name: topology.management.clone(),
+        seed: input.seed,
+        ..ServerOptions::default()
+    })
+    .await?;
+    let kubeconfig = work.path().join("kubeconfig");
+    let context = format!("{0}-admin@{0}", topology.management);
+    server.write_kubeconfig(&kubeconfig, &context)?;
+    let loaded = Kubeconfig::read_from(&kubeconfig).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+    let config = Config::from_custom_kubeconfig(loaded, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+    let client = Client::try_from(config).map_err(kube_err("connect"))?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &Cluster::crd())
+        .await
+        .map_err(kube_err("install Cluster API CRDs"))?;
+    steps.push(StepOutcome {
+        step: "rebuild management cluster".into(),
+        ok: true,
+        detail: format!("context {context}, Cluster API CRDs installed"),
+    });
+
+    progress(2, TOTAL, "restore the backed-up Cluster objects, paused");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let mut wanted = topology.namespaces();
+    wanted.push(MANAGEMENT_NAMESPACE.into());
+    for ns in wanted.iter().filter(|n| *n != "default") {
+        let obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap_or_default();
+        namespaces
+            .create(&PostParams::default(), &obj)
+            .await
+            .map_err(kube_err("create namespaces"))?;
+    }
+    for c in &topology.clusters {
+        let api: Api<Cluster> = Api::namespaced(client.clone(), &c.namespace);
+        api.create(&PostParams::default(), &restored_cluster(c, true))
+            .await
+            .map_err(kube_err("restore clusters"))?;
+    }
+    let management = WorkloadCluster {
+        name: topology.management.clone(),
+        namespace: MANAGEMENT_NAMESPACE.into(),
+        ..topology.clusters[0].clone()
+    };
+    Api::<Cluster>::namespaced(client.clone(), MANAGEMENT_NAMESPACE)
+        .create(&PostParams::default(), &restored_cluster(&management, false))
+        .await
+        .map_err(kube_err("create the management cluster's own Cluster"))?;
+    steps.push(StepOutcome {
+        step: "restore clusters (paused)".into(),
+        ok: true,
+        detail: format!(
+            "{} workload clusters in {} namespaces",
+            topology.clusters.len(),
+            topology.namespaces().len()
+        ),
+    });
+    let all: Api<Cluster> = Api::all(client.clone());
+    let before = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
+
+    progress(3, TOTAL, "run the runbook's unpause script (bash + kubectl)");
+    let shell = Shell::new(&kubeconfig, work.path())?;
+    let script = shell.bash(runbook::UNPAUSE_ALL_NAMESPACES).await?;
+    let patched = script.stdout.matches("patched").count();
+    steps.push(StepOutcome {
+        step: "step 7: unpause script".into(),
+        ok: script.success,
+        detail: if script.success {
+            format!("{patched} clusters patched")
+        } else {
+            format!("exit status non-zero: {}", script.stderr.trim())
+        },
+    });
+
+    progress(4, TOTAL, "verify through the Kubernetes API");
+    let after = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
+    let mut clusters: Vec<ClusterOutcome> = before
+        .items
+        .iter()
+        .map(|b| {
+            let a = after.items.iter().find(|a| a.metadata.uid == b.metadata.uid);
+            ClusterOutcome {
+                namespace: b.metadata.namespace.clone().unwrap_or_default(),
+                name: b.metadata.name.clone().unwrap_or_default(),
+                paused_before: b.spec.paused,
+                paused_after: a.is_some_and(|a| a.spec.paused),
+                untouched: a.is_some_and(|a| a.metadata.resource_version == b.metadata.resource_version),
+            }
+        })
+        .collect();
+    clusters.sort_by(|x, y| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
+    let report = DrillReport {
+        seed: input.seed,
+        steps,
+        clusters,
+    };
+    if !report.passed() {
+        let bundle = Bundle::create(&input.artifacts, &format!("unpause-seed-{}", input.seed))?;
+        bundle.add("report.txt", &report.render())?;
+        bundle.add("script.stdout", &script.stdout)?;
+        bundle.add("script.stderr", &script.stderr)?;
+        bundle.add(
+            "clusters-before.json",
+            &serde_json::to_string_pretty(&before.items).unwrap_or_default(),
+        )?;
+        bundle.add(
+            "clusters-after.json",
+            &serde_json::to_string_pretty(&after.items).unwrap_or_default(),
+        )?;
+        eprintln!("diagnostics bundle written to {}", bundle.path().display());
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(ns: &str, name: &str, after: bool, untouched: bool) -> ClusterOutcome {
+        ClusterOutcome {
+            namespace: ns.into(),
+            name: name.into(),
+            paused_before: ns != MANAGEMENT_NAMESPACE,
+            paused_after: after,
+            untouched,
+        }
+    }
+
+    #[test]
+    fn report_matches_golden_file() {
+        let report = DrillReport {
+            seed: 7,
+            steps: vec![
+                StepOutcome {
+                    step: "rebuild management cluster".into(),
+                    ok: true,
+                    detail: "context m-admin@m".into(),
+                },
+                StepOutcome {
+                    step: "step 7: unpause script".into(),
+                    ok: true,
+                    detail: "1 clusters patched".into(),
+                },
+            ],
+            clusters: vec![
+                outcome("default", "tkg-vc-antrea", false, false),
+                outcome(MANAGEMENT_NAMESPACE, "m", false, true),
+            ],
+        };
+        crate::report::assert_golden("drill_report.txt", &report.render());
+    }
+
+    #[test]
+    fn a_cluster_left_paused_fails_the_drill() {
+        let report = DrillReport {
+            seed: 1,
+            steps: vec![],
+            clusters: vec![outcome("prod", "p", true, true)],
+        };
+        assert!(!report.passed());
+        assert!(report.render().contains("FAILED"));
+        let touched_mgmt = DrillReport {
+            seed: 1,
+            steps: vec![],
+            clusters: vec![outcome(MANAGEMENT_NAMESPACE, "m", false, false)],
+        };
+        assert!(!touched_mgmt.passed(), "touching tkg-system fails the drill");
+    }
+}
