@@ -21,26 +21,6 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
         + "\n"
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aligns_like_tabwriter() {
-        let out = columns(
-            &["NAME", "STATUS"],
-            &[
-                vec!["tkg-vc-antrea".into(), "running".into()],
-                vec!["a".into(), "createdStalled".into()],
-            ],
-        );
-        assert_eq!(
-            out,
-            "NAME            STATUS\ntkg-vc-antrea   running\na               createdStalled\n"
-        );
-    }
-}
-
 /// Compares printed output with `harness/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
 pub fn assert_golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/golden").join(name);
@@ -63,4 +43,24 @@ pub fn assert_golden(name: &str, actual: &str) {
         "output differs from {} (UPDATE_GOLDEN=1 rewrites it after review)",
         path.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_like_tabwriter() {
+        let out = columns(
+            &["NAME", "STATUS"],
+            &[
+                vec!["tkg-vc-antrea".into(), "running".into()],
+                vec!["a".into(), "createdStalled".into()],
+            ],
+        );
+        assert_eq!(
+            out,
+            "NAME            STATUS\ntkg-vc-antrea   running\na               createdStalled\n"
+        );
+    }
 }
