@@ -29,6 +29,18 @@ enum Command {
         #[arg(long, default_value = "drdrill-artifacts")]
         artifacts: PathBuf,
     },
+    /// Measure the embedded API server; writes JSON and the table in BENCHMARKS.md.
+    Bench {
+        /// Objects in the LIST benchmark.
+        #[arg(long, default_value_t = 10_000)]
+        list_objects: usize,
+        /// Where the JSON results go.
+        #[arg(long, default_value = "benchmarks/api_server.json")]
+        json: PathBuf,
+        /// The Markdown file whose results table is rewritten.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        markdown: PathBuf,
+    },
     /// Run an embedded API server until interrupted, for poking at it with kubectl.
     Serve {
         /// Where to write the kubeconfig.
@@ -62,6 +74,27 @@ async fn main() -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("the drill could not run (seed {seed})"))?;
             print!("\n{}", report.render());
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Bench {
+            list_objects,
+            json,
+            markdown,
+        } => {
+            let input = drdrill::bench::BenchInput {
+                list_objects,
+                ..Default::default()
+            };
+            let report = drdrill::bench::run(&input, &mut |what| eprintln!("bench: {what}")).await?;
+            if !report.release_build {
+                eprintln!("note: this is a debug build; run `cargo run --release -- bench` for figures worth recording");
+            }
+            if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&json, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", json.display()))?;
+            drdrill::bench::write_markdown(&markdown, &report).with_context(|| format!("updating {}", markdown.display()))?;
+            print!("{}", report.table());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Serve { kubeconfig, context } => {
             let server = drdrill_kube_sim::ApiServer::start(Default::default()).await?;
