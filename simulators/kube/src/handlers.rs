@@ -77,17 +77,20 @@ pub async fn serve(shared: &Arc<Shared>, path: ResourcePath, req: ApiRequest) ->
             respond_one(shared, &def, &path, &req, &stored, StatusCode::OK)
         }
         (&Method::PATCH, Some(name)) => {
-            let patch_type = PatchType::from_content_type(&req.content_type).ok_or_else(|| {
-                ApiError::unsupported_media_type(
-                    &req.content_type,
-                    &[
-                        "application/json-patch+json",
-                        "application/merge-patch+json",
-                        "application/strategic-merge-patch+json",
-                        "application/apply-patch+yaml",
-                    ],
-                )
-            })?;
+            // Like kube-apiserver, the patch type is checked before anything else (name, body,
+            // stored object); custom resources take no strategic merge patch, subresources included.
+            let accepted: &[&str] = match def.origin {
+                Origin::Crd => write::PATCH_TYPES_CR,
+                Origin::Builtin => &[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/strategic-merge-patch+json",
+                    "application/apply-patch+yaml",
+                ],
+            };
+            let patch_type = PatchType::from_content_type(&req.content_type)
+                .filter(|t| *t != PatchType::StrategicMergePatch || def.origin != Origin::Crd)
+                .ok_or_else(|| ApiError::unsupported_media_type(&req.content_type, accepted))?;
             let ctx = context(&def, &path, &req);
             let preq = PatchRequest {
                 patch_type,

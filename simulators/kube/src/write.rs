@@ -396,7 +396,8 @@ fn patch_error(e: patch::PatchError) -> ApiError {
     }
 }
 
-const PATCH_TYPES_CR: &[&str] = &[
+/// The patch types custom resources accept: no strategic merge patch.
+pub const PATCH_TYPES_CR: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/apply-patch+yaml",
