@@ -2,18 +2,8 @@
 
 mod support;
 
+use drdrill::runbook::UNPAUSE_ALL_NAMESPACES as UNPAUSE_SCRIPT;
 use support::Env;
-
-/// The script exactly as RUNBOOKS.md prints it (Full restore, step 7).
-const UNPAUSE_SCRIPT: &str = r#"#!/bin/bash
-for ns in $(kubectl get ns -o custom-columns=":metadata.name" | grep -v "tkg-system");
-do
-      clusters=$(kubectl -n $ns get cluster -o name)
-      if [[ -n $clusters ]];then
-              kubectl -n $ns patch $clusters --type merge -p '{"spec":{"paused":false}}'
-      fi
-done
-"#;
 
 fn cluster(ns: &str, name: &str) -> String {
     format!(
