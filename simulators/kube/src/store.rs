@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::{Clock, k8s_time};
 use crate::error::{ApiError, ApiResult};
-use crate::resources::{ResKey, ResourceDef, builtins};
+use crate::resources::{Origin, ResKey, ResourceDef, builtins};
 
 /// Namespace and name of an object (namespace empty for cluster-scoped objects).
 pub type ObjKey = (String, String);
@@ -328,6 +328,42 @@ impl State {
         }
     }
 
+    /// Queues for the garbage collector what may be waiting on `oref` to go away: owners it no
+    /// longer references (foreground deletion waits for dependents) and, once it is removed
+    /// (`new` None), its namespace and the CRD serving it (both wait for their content).
+    fn requeue_waiters(&mut self, oref: &ObjRef, old: &Value, new: Option<&Value>) {
+        let still = new.map(owner_uids).unwrap_or_default();
+        let mut waiters: Vec<ObjRef> = owner_uids(old)
+            .into_iter()
+            .filter(|o| !still.contains(o))
+            .filter_map(|o| self.uids.get(&o).cloned())
+            .collect();
+        if new.is_none() {
+            if !oref.ns.is_empty() {
+                waiters.push(ObjRef {
+                    res: ResKey::new("", "namespaces"),
+                    ns: String::new(),
+                    name: oref.ns.clone(),
+                });
+            }
+            if self.tables.get(&oref.res).is_some_and(|t| t.def.origin == Origin::Crd) {
+                waiters.push(ObjRef {
+                    res: ResKey::new("apiextensions.k8s.io", "customresourcedefinitions"),
+                    ns: String::new(),
+                    name: format!("{}.{}", oref.res.plural, oref.res.group),
+                });
+            }
+        }
+        for waiter in waiters {
+            let terminating = self
+                .get(&waiter.res, &waiter.ns, &waiter.name)
+                .is_ok_and(|w| w.pointer("/metadata/deletionTimestamp").is_some());
+            if terminating {
+                self.gc_queue.push_back(GcItem::Object(waiter));
+            }
+        }
+    }
+
     /// Replaces an object with `new` after checking its resourceVersion precondition.
     /// Keeps what clients cannot change (uid, creationTimestamp, deletionTimestamp) and bumps
     /// generation when anything outside metadata and status changed.
@@ -409,6 +445,7 @@ impl State {
         };
         self.unindex(&oref, &old);
         self.index(&oref, &new);
+        self.requeue_waiters(&oref, &old, Some(&new));
         if let Some(t) = self.tables.get_mut(key) {
             t.objects.insert((ns.to_string(), name.to_string()), new.clone());
         }
@@ -435,6 +472,7 @@ impl State {
         let last = Arc::new(last);
         self.unindex(oref, &old);
         self.gc_queue.push_back(GcItem::OwnerGone(meta_str(&old, "uid").to_string()));
+        self.requeue_waiters(oref, &old, None);
         self.record(Change {
             rv,
             res: oref.res.clone(),
@@ -465,6 +503,7 @@ impl State {
         let new = Arc::new(new);
         self.unindex(oref, &old);
         self.index(oref, &new);
+        self.requeue_waiters(oref, &old, Some(&new));
         if let Some(t) = self.tables.get_mut(&oref.res) {
             t.objects.insert((oref.ns.clone(), oref.name.clone()), new.clone());
         }
@@ -532,11 +571,18 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The object as compared to decide whether a write is a no-op: without resourceVersion and
+/// without managedFields timestamps (kube-apiserver ignores those alone, but a change of field
+/// ownership, e.g. a forced apply of an unchanged value, is a real change).
 fn without_rv(obj: &Value) -> Value {
     let mut copy = obj.clone();
     if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
-        meta.remove("managedFields");
+        if let Some(entries) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("time");
+            }
+        }
     }
     copy
 }

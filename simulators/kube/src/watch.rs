@@ -47,7 +47,13 @@ impl Watch {
             EventType::Modified => match (before, now) {
                 (true, true) => Some("MODIFIED"),
                 (false, true) => Some("ADDED"),
-                (true, false) => Some("DELETED"),
+                (true, false) => {
+                    // Like kube-apiserver's cacher: the object left the selector, so the DELETED
+                    // event carries its previous (matching) content at the change's resourceVersion.
+                    let mut last = change.old.as_deref().cloned().unwrap_or_default();
+                    crate::store::ensure_meta(&mut last).insert("resourceVersion".into(), json!(change.rv.to_string()));
+                    return Some(("DELETED", Arc::new(last)));
+                }
                 (false, false) => None,
             },
         }?;
