@@ -213,7 +213,7 @@ pub fn serve(shared: &Shared, route: &Route, req: &ApiRequest) -> ApiResult<Resp
                 .iter()
                 .find(|((_, name), _)| name == g && !g.is_empty())
                 .map(|(_, d)| d)
-                .ok_or_else(|| ApiError::no_route(""))?;
+                .ok_or_else(|| ApiError::no_route())?;
             let mut doc = group_json(g, defs);
             doc["kind"] = json!("APIGroup");
             doc["apiVersion"] = json!("v1");
@@ -224,14 +224,14 @@ pub fn serve(shared: &Shared, route: &Route, req: &ApiRequest) -> ApiResult<Resp
                 .iter()
                 .find(|((_, name), _)| name == group)
                 .map(|(_, d)| d)
-                .ok_or_else(|| ApiError::no_route(""))?;
+                .ok_or_else(|| ApiError::no_route())?;
             let mut resources: Vec<Value> = defs
                 .iter()
                 .filter(|d| d.version(version).is_some())
                 .flat_map(|d| resource_entries(d, version))
                 .collect();
             if resources.is_empty() {
-                return Err(ApiError::no_route(""));
+                return Err(ApiError::no_route());
             }
             resources.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
             let gv = if group.is_empty() {
@@ -244,7 +244,7 @@ pub fn serve(shared: &Shared, route: &Route, req: &ApiRequest) -> ApiResult<Resp
                 &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
             ))
         }
-        _ => Err(ApiError::no_route("")),
+        _ => Err(ApiError::no_route()),
     }
 }
 

@@ -68,8 +68,7 @@ impl ApiError {
     }
 
     /// 404 NotFound for a path that names no resource.
-    pub fn no_route(path: &str) -> Self {
-        let _ = path;
+    pub fn no_route() -> Self {
         Self::new(404, "NotFound", "the server could not find the requested resource")
             .with_details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}))
     }

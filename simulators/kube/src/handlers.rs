@@ -27,9 +27,9 @@ pub async fn serve(shared: &Arc<Shared>, path: ResourcePath, req: ApiRequest) ->
     let def = shared
         .state()
         .find(&path.group, &path.version, &path.resource)
-        .ok_or_else(|| ApiError::no_route(""))?;
+        .ok_or_else(|| ApiError::no_route())?;
     if path.namespace.is_some() && !def.namespaced {
-        return Err(ApiError::no_route(""));
+        return Err(ApiError::no_route());
     }
     if let Some(sub) = &path.subresource {
         let known = (sub == "status" && def.status_subresource)
@@ -37,7 +37,7 @@ pub async fn serve(shared: &Arc<Shared>, path: ResourcePath, req: ApiRequest) ->
             || (sub == "eviction" && def.group.is_empty() && def.plural == "pods")
             || (sub == "finalize" && def.group.is_empty() && def.plural == "namespaces");
         if !known {
-            return Err(ApiError::no_route(""));
+            return Err(ApiError::no_route());
         }
     }
     if req.param("dryRun").is_some_and(|v| !v.is_empty()) {
@@ -286,7 +286,7 @@ fn list(shared: &Shared, def: &Arc<ResourceDef>, path: &ResourcePath, req: &ApiR
     let mut items: Vec<Arc<Value>> = Vec::new();
     let mut next: Option<ContinueToken> = None;
     let mut remaining = 0usize;
-    for ((obj_ns, name), obj) in table.objects.range(start..) {
+    for ((obj_ns, _), obj) in table.objects.range(start..) {
         if let Some(n) = &ns
             && obj_ns != n
         {
@@ -308,7 +308,6 @@ fn list(shared: &Shared, def: &Arc<ResourceDef>, path: &ResourcePath, req: &ApiR
                 });
             }
             remaining += 1;
-            let _ = name;
             continue;
         }
         items.push(present(def, &path.version, obj));
@@ -448,7 +447,7 @@ fn path_set(obj: &mut Value, dotted: &str, value: Value) {
 
 /// The `autoscaling/v1 Scale` view of an object.
 fn to_scale(def: &ResourceDef, obj: &Value) -> ApiResult<Value> {
-    let spec = def.scale.as_ref().ok_or_else(|| ApiError::no_route(""))?;
+    let spec = def.scale.as_ref().ok_or_else(|| ApiError::no_route())?;
     let replicas = path_get(obj, &spec.spec_replicas_path)
         .and_then(Value::as_i64)
         .unwrap_or(if def.origin == Origin::Builtin { 1 } else { 0 });
@@ -495,7 +494,7 @@ fn scale_write(
     name: &str,
     make: impl FnOnce(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
-    let spec = def.scale.clone().ok_or_else(|| ApiError::no_route(""))?;
+    let spec = def.scale.clone().ok_or_else(|| ApiError::no_route())?;
     let mut state: std::sync::MutexGuard<'_, State> = shared.state();
     let obj = state.get(&def.key(), ctx.ns, name)?;
     let current = to_scale(def, &obj)?;

@@ -226,7 +226,7 @@ async fn handle_inner(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult
         user_agent,
     };
     let Some(route) = route else {
-        return Err(ApiError::no_route(""));
+        return Err(ApiError::no_route());
     };
     if request.method != Method::GET && !matches!(route, Route::Resource(_)) {
         return Err(ApiError::method_not_allowed(request.method.as_str(), "discovery"));
@@ -243,10 +243,10 @@ async fn handle_inner(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult
         Route::CoreVersions | Route::Groups | Route::Group(_) | Route::ResourceList { .. } => {
             crate::discovery::serve(shared, &route, &request)
         }
-        Route::OpenApiV2 => Err(ApiError::no_route("/openapi/v2")),
+        Route::OpenApiV2 => Err(ApiError::no_route()),
         Route::OpenApiV3Root => Ok(json_response(StatusCode::OK, &crate::openapi::root(&shared.state()))),
         Route::OpenApiV3 { group, version } => {
-            let doc = crate::openapi::group_version(&shared.state(), &group, &version).ok_or_else(|| ApiError::no_route(""))?;
+            let doc = crate::openapi::group_version(&shared.state(), &group, &version).ok_or_else(|| ApiError::no_route())?;
             Ok(json_response(StatusCode::OK, &doc))
         }
         Route::Resource(path) => crate::handlers::serve(shared, path, request).await,

@@ -21,6 +21,14 @@ use crate::store::{Change, EventType, meta_str};
 
 type Response = http::Response<Body>;
 
+/// One line of a watch stream.
+#[derive(serde::Serialize)]
+struct WatchLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Value,
+}
+
 struct Watch {
     shared: Arc<Shared>,
     def: Arc<ResourceDef>,
@@ -61,24 +69,28 @@ impl Watch {
     }
 
     fn encode(&self, kind: &str, obj: &Value) -> Bytes {
-        let mut obj = obj.clone();
-        obj["apiVersion"] = json!(self.def.api_version(&self.path.version));
-        if self.req.output == Output::Table && kind != "BOOKMARK" && kind != "ERROR" {
-            let meta = json!({"resourceVersion": meta_str(&obj, "resourceVersion")});
-            if let Ok(t) = table_for(
-                &self.def,
-                &self.path.version,
-                &[&obj],
-                &self.req,
-                meta,
-                self.shared.options.clock.now(),
-            ) {
-                obj = t;
-            }
-        } else if self.req.output == Output::Metadata && kind != "ERROR" {
-            obj = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))});
-        }
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let api_version = self.def.api_version(&self.path.version);
+        let converted: Value;
+        let object: &Value = if self.req.output == Output::Table {
+            let mut at_version = obj.clone();
+            at_version["apiVersion"] = json!(api_version);
+            let meta = json!({"resourceVersion": meta_str(obj, "resourceVersion")});
+            let now = self.shared.options.clock.now();
+            converted = table_for(&self.def, &self.path.version, &[&at_version], &self.req, meta, now).unwrap_or(at_version);
+            &converted
+        } else if self.req.output == Output::Metadata {
+            converted = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))});
+            &converted
+        } else if obj.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str()) {
+            let mut at_version = obj.clone();
+            at_version["apiVersion"] = json!(api_version);
+            converted = at_version;
+            &converted
+        } else {
+            // The common case: the stored object is serialized as is, without a copy per watcher.
+            obj
+        };
+        let mut line = serde_json::to_vec(&WatchLine { kind, object }).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }

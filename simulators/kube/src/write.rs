@@ -261,9 +261,8 @@ pub fn create(state: &mut State, ctx: &WriteContext<'_>, mut obj: Value) -> ApiR
         }
     }
     admit(state, ctx, &mut obj, true)?;
-    if ctx.manager.is_empty() {
-        ensure_meta(&mut obj).remove("managedFields");
-    } else {
+    // Without a manager (create-on-apply), the managedFields already in the object are kept.
+    if !ctx.manager.is_empty() {
         let keys = list_keys_for(ctx.def, ctx.version);
         apply::record_update(
             None,
@@ -459,21 +458,12 @@ pub fn patch_object(
                 update(state, &no_manager, name, obj, sub)
             }
             Err(_) => {
+                // One create (one ADDED event) carrying the managedFields the apply recorded.
                 let no_manager = WriteContext {
                     manager: String::new(),
                     ..ctx.clone()
                 };
-                let mut created = obj;
-                let mf = created.pointer("/metadata/managedFields").cloned();
-                let stored = create(state, &no_manager, created.take())?;
-                match mf {
-                    Some(mf) => {
-                        let mut with_fields = (*stored).clone();
-                        ensure_meta(&mut with_fields).insert("managedFields".into(), mf);
-                        state.update(&key, ctx.ns, name, with_fields)
-                    }
-                    None => Ok(stored),
-                }
+                create(state, &no_manager, obj)
             }
         };
     }
