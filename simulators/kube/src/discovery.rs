@@ -213,7 +213,7 @@ pub fn serve(shared: &Shared, route: &Route, req: &ApiRequest) -> ApiResult<Resp
                 .iter()
                 .find(|((_, name), _)| name == g && !g.is_empty())
                 .map(|(_, d)| d)
-                .ok_or_else(|| ApiError::no_route())?;
+                .ok_or_else(ApiError::no_route)?;
             let mut doc = group_json(g, defs);
             doc["kind"] = json!("APIGroup");
             doc["apiVersion"] = json!("v1");
@@ -224,7 +224,7 @@ pub fn serve(shared: &Shared, route: &Route, req: &ApiRequest) -> ApiResult<Resp
                 .iter()
                 .find(|((_, name), _)| name == group)
                 .map(|(_, d)| d)
-                .ok_or_else(|| ApiError::no_route())?;
+                .ok_or_else(ApiError::no_route)?;
             let mut resources: Vec<Value> = defs
                 .iter()
                 .filter(|d| d.version(version).is_some())

@@ -27,7 +27,7 @@ pub async fn serve(shared: &Arc<Shared>, path: ResourcePath, req: ApiRequest) ->
     let def = shared
         .state()
         .find(&path.group, &path.version, &path.resource)
-        .ok_or_else(|| ApiError::no_route())?;
+        .ok_or_else(ApiError::no_route)?;
     if path.namespace.is_some() && !def.namespaced {
         return Err(ApiError::no_route());
     }
@@ -447,7 +447,7 @@ fn path_set(obj: &mut Value, dotted: &str, value: Value) {
 
 /// The `autoscaling/v1 Scale` view of an object.
 fn to_scale(def: &ResourceDef, obj: &Value) -> ApiResult<Value> {
-    let spec = def.scale.as_ref().ok_or_else(|| ApiError::no_route())?;
+    let spec = def.scale.as_ref().ok_or_else(ApiError::no_route)?;
     let replicas = path_get(obj, &spec.spec_replicas_path)
         .and_then(Value::as_i64)
         .unwrap_or(if def.origin == Origin::Builtin { 1 } else { 0 });
@@ -494,7 +494,7 @@ fn scale_write(
     name: &str,
     make: impl FnOnce(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
-    let spec = def.scale.clone().ok_or_else(|| ApiError::no_route())?;
+    let spec = def.scale.clone().ok_or_else(ApiError::no_route)?;
     let mut state: std::sync::MutexGuard<'_, State> = shared.state();
     let obj = state.get(&def.key(), ctx.ns, name)?;
     let current = to_scale(def, &obj)?;

@@ -246,7 +246,7 @@ async fn handle_inner(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult
         Route::OpenApiV2 => Err(ApiError::no_route()),
         Route::OpenApiV3Root => Ok(json_response(StatusCode::OK, &crate::openapi::root(&shared.state()))),
         Route::OpenApiV3 { group, version } => {
-            let doc = crate::openapi::group_version(&shared.state(), &group, &version).ok_or_else(|| ApiError::no_route())?;
+            let doc = crate::openapi::group_version(&shared.state(), &group, &version).ok_or_else(ApiError::no_route)?;
             Ok(json_response(StatusCode::OK, &doc))
         }
         Route::Resource(path) => crate::handlers::serve(shared, path, request).await,

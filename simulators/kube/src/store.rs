@@ -165,7 +165,7 @@ impl State {
 
     /// The table of a resource.
     pub fn table(&self, key: &ResKey) -> ApiResult<&Table> {
-        self.tables.get(key).ok_or_else(|| ApiError::no_route())
+        self.tables.get(key).ok_or_else(ApiError::no_route)
     }
 
     /// Finds a served resource by group, version and plural.
