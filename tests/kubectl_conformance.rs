@@ -315,3 +315,53 @@ spec:
     let nodes = env.kubectl(&["get", "nodes", "-o", "name"]).await.expect_ok("nodes");
     assert_eq!(nodes.trim(), "node/wc-control-plane-1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategic_merge_patch_merges_containers_by_name() {
+    let Some(env) = Env::start("wc-admin@wc").await else { return };
+    let deploy = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.25"}
+      - {name: sidecar, image: "envoy:1.30"}
+"#;
+    env.kubectl_stdin(&["apply", "-f", "-"], deploy).await.expect_ok("deployment");
+    env.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type",
+        "strategic",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.27"}]}}}}"#,
+    ])
+    .await
+    .expect_ok("strategic patch");
+    let images = env
+        .kubectl(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}",
+        ])
+        .await
+        .expect_ok("images");
+    assert_eq!(
+        images.trim(),
+        "web=nginx:1.27 sidecar=envoy:1.30",
+        "the patch merged by name instead of replacing the list"
+    );
+    let generation = env
+        .kubectl(&["get", "deployment", "web", "-o", "jsonpath={.metadata.generation}"])
+        .await
+        .expect_ok("generation");
+    assert_eq!(generation, "2");
+}
