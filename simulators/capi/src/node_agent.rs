@@ -1,0 +1,249 @@
+//! Kubelets and the node lifecycle controller of a workload cluster, as API clients.
+//!
+//! A running VM's kubelet registers its Node (re-registering it if someone deleted the Node
+//! while the VM still runs, as a real kubelet does), posts Ready with a heartbeat and renews
+//! its Lease. A powered-off or deleted VM posts nothing; the node lifecycle controller then
+//! marks its Node `Ready=Unknown` once the grace period has passed on the cluster's clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drdrill_kube_sim::clock::{Clock, k8s_micro_time, k8s_time};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use crate::site::{PowerState, Site, Vm, VmRole};
+
+/// kube-controller-manager's default `--node-monitor-grace-period`.
+pub const NODE_MONITOR_GRACE: Duration = Duration::from_secs(40);
+
+/// What one kubelet pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AgentReport {
+    /// Nodes created (first registration or re-registration).
+    pub registered: Vec<String>,
+    /// Nodes that posted a heartbeat.
+    pub heartbeats: Vec<String>,
+}
+
+/// The kubelets of one workload cluster's VMs.
+#[derive(Clone)]
+pub struct NodeAgent {
+    site: Site,
+    cluster: String,
+    client: Client,
+    clock: Arc<dyn Clock>,
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+impl NodeAgent {
+    /// Kubelets for the VMs of `cluster` in `site`, talking to the workload cluster via `client`.
+    pub fn new(site: Site, cluster: &str, client: Client, clock: Arc<dyn Clock>) -> Self {
+        NodeAgent {
+            site,
+            cluster: cluster.to_string(),
+            client,
+            clock,
+        }
+    }
+
+    fn ready_condition(&self, now: &str) -> serde_json::Value {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+               "lastHeartbeatTime": now, "lastTransitionTime": now})
+    }
+
+    fn new_node(&self, vm: &Vm, now: &str) -> Result<Node, serde_json::Error> {
+        let mut labels = json!({"kubernetes.io/hostname": vm.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"});
+        let mut taints = json!([]);
+        if vm.role == VmRole::ControlPlane {
+            labels["node-role.kubernetes.io/control-plane"] = json!("");
+            taints = json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]);
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": vm.name, "labels": labels, "annotations": {"cluster.x-k8s.io/cluster-name": self.cluster}},
+            "spec": {"providerID": vm.provider_id(), "taints": taints},
+            "status": {
+                "conditions": [self.ready_condition(now)],
+                "addresses": [{"type": "Hostname", "address": vm.name}],
+                "nodeInfo": {"kubeletVersion": vm.kubelet_version, "kubeProxyVersion": vm.kubelet_version, "osImage": "Ubuntu 20.04.5 LTS",
+                             "kernelVersion": "5.4.0-135-generic", "containerRuntimeVersion": "containerd://1.6.6", "operatingSystem": "linux",
+                             "architecture": "amd64", "machineID": vm.uuid.replace('-', ""), "systemUUID": vm.uuid, "bootID": vm.uuid},
+            },
+        }))
+    }
+
+    /// One pass of every running VM's kubelet.
+    pub async fn sync(&self) -> Result<AgentReport, kube::Error> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-node-lease");
+        let mut report = AgentReport::default();
+        let now_ts = self.clock.now();
+        let now = k8s_time(now_ts);
+        for vm in self.site.vms_of(&self.cluster).into_iter().filter(|v| v.power == PowerState::On) {
+            match nodes.get(&vm.name).await {
+                Err(e) if is_not_found(&e) => {
+                    let node = self.new_node(&vm, &now).map_err(kube::Error::SerdeError)?;
+                    nodes.create(&PostParams::default(), &node).await?;
+                    report.registered.push(vm.name.clone());
+                }
+                Err(e) => return Err(e),
+                Ok(node) => {
+                    let mut conditions: Vec<serde_json::Value> = node
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .map(|cs| {
+                            cs.iter()
+                                .filter(|c| c.type_ != "Ready")
+                                .filter_map(|c| serde_json::to_value(c).ok())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let was_ready = node
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                        .filter(|c| c.status == "True")
+                        .and_then(|c| c.last_transition_time.as_ref())
+                        .map(|t| t.0.to_string());
+                    let mut ready = self.ready_condition(&now);
+                    if let Some(since) = was_ready {
+                        ready["lastTransitionTime"] = json!(since);
+                    }
+                    conditions.push(ready);
+                    let status = json!({"status": {"conditions": conditions}});
+                    nodes
+                        .patch_status(&node.name_any(), &PatchParams::default(), &Patch::Merge(status))
+                        .await?;
+                    // A recovered kubelet clears the unreachable taints the lifecycle controller set.
+                    let taints: Vec<serde_json::Value> = node
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.taints.as_ref())
+                        .map(|ts| {
+                            ts.iter()
+                                .filter(|t| t.key != "node.kubernetes.io/unreachable")
+                                .filter_map(|t| serde_json::to_value(t).ok())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if taints.len() != node.spec.as_ref().and_then(|s| s.taints.as_ref()).map_or(0, Vec::len) {
+                        nodes
+                            .patch(
+                                &node.name_any(),
+                                &PatchParams::default(),
+                                &Patch::Merge(json!({"spec": {"taints": taints}})),
+                            )
+                            .await?;
+                    }
+                }
+            }
+            let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": vm.name, "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": vm.name, "leaseDurationSeconds": 40, "renewTime": k8s_micro_time(now_ts)}});
+            leases
+                .patch(&vm.name, &PatchParams::apply("kubelet").force(), &Patch::Apply(lease))
+                .await?;
+            report.heartbeats.push(vm.name.clone());
+        }
+        Ok(report)
+    }
+}
+
+/// kube-controller-manager's node lifecycle controller, reduced to what drills observe.
+#[derive(Clone)]
+pub struct NodeLifecycle {
+    client: Client,
+    clock: Arc<dyn Clock>,
+    grace: Duration,
+}
+
+impl NodeLifecycle {
+    /// A controller with the default grace period.
+    pub fn new(client: Client, clock: Arc<dyn Clock>) -> Self {
+        NodeLifecycle {
+            client,
+            clock,
+            grace: NODE_MONITOR_GRACE,
+        }
+    }
+
+    /// Marks nodes whose kubelet stopped posting status `Ready=Unknown` and taints them
+    /// unreachable; returns the names it changed.
+    pub async fn sync(&self) -> Result<Vec<String>, kube::Error> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let now = self.clock.now();
+        let mut changed = Vec::new();
+        for node in nodes.list(&Default::default()).await? {
+            let Some(ready) = node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+            else {
+                continue;
+            };
+            if ready.status == "Unknown" {
+                continue;
+            }
+            let Some(beat) = ready.last_heartbeat_time.as_ref() else { continue };
+            let silent = now.duration_since(beat.0);
+            if silent < jiff::SignedDuration::try_from(self.grace).unwrap_or(jiff::SignedDuration::MAX) {
+                continue;
+            }
+            let conditions: Vec<serde_json::Value> = node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| serde_json::to_value(c).ok())
+                        .map(|mut c| {
+                            if c["type"] == "Ready" {
+                                c["status"] = json!("Unknown");
+                                c["reason"] = json!("NodeStatusUnknown");
+                                c["message"] = json!("Kubelet stopped posting node status.");
+                                c["lastTransitionTime"] = json!(k8s_time(now));
+                            }
+                            c
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = node.name_any();
+            nodes
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": {"conditions": conditions}})),
+                )
+                .await?;
+            let mut taints: Vec<serde_json::Value> = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .map(|ts| ts.iter().filter_map(|t| serde_json::to_value(t).ok()).collect())
+                .unwrap_or_default();
+            for effect in ["NoSchedule", "NoExecute"] {
+                if !taints
+                    .iter()
+                    .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == effect)
+                {
+                    taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": k8s_time(now)}));
+                }
+            }
+            nodes
+                .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"taints": taints}})))
+                .await?;
+            changed.push(name);
+        }
+        Ok(changed)
+    }
+}
