@@ -307,7 +307,7 @@ const END: &str = "<!-- bench:api-server:end -->";
 pub fn write_markdown(path: &std::path::Path, report: &BenchReport) -> std::io::Result<()> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let block = format!(
-        "{BEGIN}\n```\n{}```\nBuild: {}. Sizes: {} objects listed, {} watchers x {} writes, median of {} runs. Raw data: `benchmarks/api_server.json`.\n{END}",
+        "{BEGIN}\n```\n{}```\nBuild: {}. Sizes: {} objects listed (median of {} runs), {} watchers x {} writes (one run). Raw data: `benchmarks/api_server.json`.\n{END}",
         report.table(),
         if report.release_build {
             "release"
@@ -315,9 +315,9 @@ pub fn write_markdown(path: &std::path::Path, report: &BenchReport) -> std::io::
             "debug (not representative)"
         },
         report.input.list_objects,
+        report.input.repetitions,
         report.input.watchers,
         report.input.watch_writes,
-        report.input.repetitions
     );
     let updated = match (existing.find(BEGIN), existing.find(END)) {
         (Some(b), Some(e)) if e > b => format!("{}{}{}", &existing[..b], block, &existing[e + END.len()..]),
