@@ -3,20 +3,21 @@
 
 use std::path::PathBuf;
 
-use drdrill_apis::capi::{Cluster, ClusterSpec};
+use drdrill_apis::capi::{CLUSTER_NAME_LABEL, Cluster, KubeadmControlPlane, MachineDeployment};
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use drdrill_scenarios::topology::MANAGEMENT_NAMESPACE;
-use drdrill_scenarios::{Topology, WorkloadCluster};
+use drdrill_scenarios::{SeededRng, Topology, WorkloadCluster};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, CustomResourceExt};
+use kube::{Client, Config};
 
 use crate::diagnostics::Bundle;
 use crate::kubectl::{CommandError, Shell};
 use crate::report::columns;
 use crate::runbook;
+use crate::tanzu::{self, ClusterStatus, OPERATION_INFO_ANNOTATION, OPERATION_LAST_OBSERVED_ANNOTATION, PLAN_ANNOTATION, TKR_LABEL};
 
 /// Why a drill could not be carried out (as opposed to a drill that ran and found a failure).
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +109,8 @@ pub struct DrillReport {
     pub steps: Vec<StepOutcome>,
     /// Every Cluster object, sorted by namespace and name.
     pub clusters: Vec<ClusterOutcome>,
+    /// `tanzu cluster list` right after the restore (runbook step 6).
+    pub cluster_list_after_restore: String,
 }
 
 impl DrillReport {
@@ -139,9 +142,10 @@ impl DrillReport {
             })
             .collect();
         format!(
-            "Drill: Runbook T (TKG on vSphere), full restore step 7 — unpause restored clusters (seed {})\n\n{}\n{}\nResult: {}\n",
+            "Drill: Runbook T (TKG on vSphere), full restore steps 6-7 — restored clusters, unpaused (seed {})\n\n{}\n$ tanzu cluster list   (after the restore)\n{}\n{}\nResult: {}\n",
             self.seed,
             columns(&["STEP", "RESULT", "DETAIL"], &steps),
+            self.cluster_list_after_restore,
             columns(
                 &["NAMESPACE", "CLUSTER", "PAUSED BEFORE", "PAUSED AFTER", "EXPECTED", "RESULT"],
                 &clusters
@@ -155,28 +159,68 @@ fn kube_err(step: &'static str) -> impl FnOnce(kube::Error) -> DrillError {
     move |source| DrillError::Kube { step, source }
 }
 
-fn restored_cluster(c: &WorkloadCluster, paused: bool) -> Cluster {
-    let mut cluster = Cluster::new(
-        &c.name,
-        ClusterSpec {
-            paused,
-            ..ClusterSpec::default()
+/// The Cluster API objects of one cluster as its backup holds them: no status (Velero does not
+/// restore it), the TKG create operation recorded long ago, `paused` as the restore leaves it.
+fn backed_up_objects(
+    c: &WorkloadCluster,
+    paused: bool,
+    rng: &mut SeededRng,
+    backed_up_at: jiff::Timestamp,
+) -> Result<(Cluster, KubeadmControlPlane, Vec<MachineDeployment>), serde_json::Error> {
+    let kcp_name = format!("{}-{}", c.name, rng.suffix(5));
+    let observed = backed_up_at.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string();
+    let cluster: Cluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster",
+        "metadata": {
+            "name": c.name, "namespace": c.namespace,
+            "labels": {TKR_LABEL: c.tkr, "tkg.tanzu.vmware.com/cluster-name": c.name},
+            "annotations": {
+                PLAN_ANNOTATION: c.plan,
+                OPERATION_INFO_ANNOTATION: format!(r#"{{"Operation":"Create","OperationStartTimestamp":"{observed}","OperationTimeout":1800}}"#),
+                OPERATION_LAST_OBSERVED_ANNOTATION: observed,
+            },
         },
-    );
-    cluster.metadata.namespace = Some(c.namespace.clone());
-    cluster.metadata.labels = Some(
-        [
-            ("tkg.tanzu.vmware.com/cluster-name".to_string(), c.name.clone()),
-            ("cluster-role.tkg.tanzu.vmware.com/workload".to_string(), String::new()),
-        ]
-        .into(),
-    );
-    cluster
+        "spec": {
+            "paused": paused,
+            "controlPlaneRef": {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta1", "kind": "KubeadmControlPlane", "name": kcp_name, "namespace": c.namespace},
+            "infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "VSphereCluster", "name": format!("{}-{}", c.name, rng.suffix(5)), "namespace": c.namespace},
+        },
+    }))?;
+    let kcp: KubeadmControlPlane = serde_json::from_value(serde_json::json!({
+        "apiVersion": "controlplane.cluster.x-k8s.io/v1beta1", "kind": "KubeadmControlPlane",
+        "metadata": {"name": kcp_name, "namespace": c.namespace, "labels": {CLUSTER_NAME_LABEL: c.name}},
+        "spec": {
+            "replicas": c.control_plane, "version": c.kubernetes,
+            "machineTemplate": {"infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "VSphereMachineTemplate", "name": format!("{}-control-plane", c.name)}},
+            "kubeadmConfigSpec": {},
+        },
+    }))?;
+    // As in the runbook's example: one MachineDeployment of one worker per failure domain.
+    let mds = (0..c.workers)
+        .map(|i| {
+            let name = format!("{}-md-{i}-{}", c.name, rng.suffix(5));
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
+                "metadata": {"name": name, "namespace": c.namespace, "labels": {CLUSTER_NAME_LABEL: c.name}},
+                "spec": {
+                    "clusterName": c.name, "replicas": 1,
+                    "selector": {"matchLabels": {CLUSTER_NAME_LABEL: c.name, "cluster.x-k8s.io/deployment-name": name}},
+                    "template": {
+                        "metadata": {"labels": {CLUSTER_NAME_LABEL: c.name, "cluster.x-k8s.io/deployment-name": name}},
+                        "spec": {"clusterName": c.name, "version": c.kubernetes, "bootstrap": {"configRef": {"kind": "KubeadmConfigTemplate", "name": format!("{name}-bootstrap")}},
+                                 "infrastructureRef": {"kind": "VSphereMachineTemplate", "name": format!("{name}-worker")}},
+                    },
+                },
+            }))
+        })
+        .collect::<Result<Vec<MachineDeployment>, _>>()?;
+    Ok((cluster, kcp, mds))
 }
 
 /// Runs the drill; `progress` hears about each step as it starts.
 pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnMut(usize, usize, &str)) -> Result<DrillReport, DrillError> {
     const TOTAL: usize = 4;
+    let clock_now = jiff::Timestamp::now;
     let topology = Topology::runbook_t(input.seed, input.extra_clusters);
     let work = tempfile::tempdir()?;
     let mut steps = Vec::new();
@@ -197,13 +241,16 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
         .map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
     let client = Client::try_from(config).map_err(kube_err("connect"))?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &Cluster::crd())
-        .await
-        .map_err(kube_err("install Cluster API CRDs"))?;
+    let all_crds = drdrill_apis::all_crds();
+    for crd in &all_crds {
+        crds.create(&PostParams::default(), crd)
+            .await
+            .map_err(kube_err("install Cluster API CRDs"))?;
+    }
     steps.push(StepOutcome {
         step: "rebuild management cluster".into(),
         ok: true,
-        detail: format!("context {context}, Cluster API CRDs installed"),
+        detail: format!("context {context}, {} CRDs installed", all_crds.len()),
     });
 
     progress(2, TOTAL, "restore the backed-up Cluster objects, paused");
@@ -217,30 +264,62 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
             .await
             .map_err(kube_err("create namespaces"))?;
     }
+    // The backup was taken a day ago; the create operation it records is long past its timeout.
+    let backed_up_at = clock_now() - jiff::SignedDuration::from_hours(24);
+    let mut rng = SeededRng::new(input.seed ^ 0xBAC0_0B);
+    let mut objects = 0;
     for c in &topology.clusters {
-        let api: Api<Cluster> = Api::namespaced(client.clone(), &c.namespace);
-        api.create(&PostParams::default(), &restored_cluster(c, true))
+        let (cluster, kcp, mds) = backed_up_objects(c, true, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+        Api::<Cluster>::namespaced(client.clone(), &c.namespace)
+            .create(&PostParams::default(), &cluster)
             .await
             .map_err(kube_err("restore clusters"))?;
+        Api::<KubeadmControlPlane>::namespaced(client.clone(), &c.namespace)
+            .create(&PostParams::default(), &kcp)
+            .await
+            .map_err(kube_err("restore control planes"))?;
+        for md in &mds {
+            Api::<MachineDeployment>::namespaced(client.clone(), &c.namespace)
+                .create(&PostParams::default(), md)
+                .await
+                .map_err(kube_err("restore machine deployments"))?;
+        }
+        objects += 2 + mds.len();
     }
     let management = WorkloadCluster {
         name: topology.management.clone(),
         namespace: MANAGEMENT_NAMESPACE.into(),
         ..topology.clusters[0].clone()
     };
+    let (mgmt_cluster, _, _) =
+        backed_up_objects(&management, false, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
     Api::<Cluster>::namespaced(client.clone(), MANAGEMENT_NAMESPACE)
-        .create(&PostParams::default(), &restored_cluster(&management, false))
+        .create(&PostParams::default(), &mgmt_cluster)
         .await
         .map_err(kube_err("create the management cluster's own Cluster"))?;
     steps.push(StepOutcome {
         step: "restore clusters (paused)".into(),
         ok: true,
         detail: format!(
-            "{} workload clusters in {} namespaces",
+            "{} workload clusters, {objects} Cluster API objects, in {} namespaces",
             topology.clusters.len(),
             topology.namespaces().len()
         ),
     });
+    // Runbook step 6: right after the restore every workload cluster is createdStalled.
+    let rows: Vec<tanzu::ClusterRow> = tanzu::cluster_list(&client, clock_now())
+        .await
+        .map_err(kube_err("tanzu cluster list"))?
+        .into_iter()
+        .filter(|r| r.namespace != MANAGEMENT_NAMESPACE)
+        .collect();
+    let stalled = rows.iter().filter(|r| r.status == ClusterStatus::CreatedStalled).count();
+    steps.push(StepOutcome {
+        step: "step 6: clusters createdStalled".into(),
+        ok: stalled == topology.clusters.len(),
+        detail: format!("{stalled} of {} workload clusters createdStalled", topology.clusters.len()),
+    });
+    let cluster_list_after_restore = tanzu::render_cluster_list(&rows);
     let all: Api<Cluster> = Api::all(client.clone());
     let before = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
 
@@ -279,6 +358,7 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
         seed: input.seed,
         steps,
         clusters,
+        cluster_list_after_restore,
     };
     if !report.passed() {
         let bundle = Bundle::create(&input.artifacts, &format!("unpause-seed-{}", input.seed))?;
@@ -332,6 +412,7 @@ mod tests {
                 outcome("default", "tkg-vc-antrea", false, false),
                 outcome(MANAGEMENT_NAMESPACE, "m", false, true),
             ],
+            cluster_list_after_restore: "NAME  STATUS\ntkg-vc-antrea  createdStalled\n".into(),
         };
         crate::report::assert_golden("drill_report.txt", &report.render());
     }
@@ -342,6 +423,7 @@ mod tests {
             seed: 1,
             steps: vec![],
             clusters: vec![outcome("prod", "p", true, true)],
+            cluster_list_after_restore: String::new(),
         };
         assert!(!report.passed());
         assert!(report.render().contains("FAILED"));
@@ -349,6 +431,7 @@ mod tests {
             seed: 1,
             steps: vec![],
             clusters: vec![outcome(MANAGEMENT_NAMESPACE, "m", false, false)],
+            cluster_list_after_restore: String::new(),
         };
         assert!(!touched_mgmt.passed(), "touching tkg-system fails the drill");
     }

@@ -7,3 +7,4 @@ pub mod drill;
 pub mod kubectl;
 pub mod report;
 pub mod runbook;
+pub mod tanzu;

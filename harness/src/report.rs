@@ -5,7 +5,12 @@ use std::io::Write;
 /// Formats rows into columns separated by at least three spaces (like Go's tabwriter, which
 /// kubectl and the tanzu CLI use).
 pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(0).padding(3);
+    columns_padded(header, rows, 3)
+}
+
+/// Like [`columns`] with a chosen gap (the tanzu CLI leaves two spaces).
+pub fn columns_padded(header: &[&str], rows: &[Vec<String>], padding: usize) -> String {
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(0).padding(padding);
     let line = |cells: Vec<String>| cells.join("\t");
     // Writing into a Vec cannot fail.
     let _ = writeln!(tw, "{}", line(header.iter().map(|h| h.to_string()).collect()));

@@ -11,41 +11,51 @@ do
 done
 "#;
 
+/// Fenced code blocks of a Markdown text, with the list indentation of their fence removed
+/// (RUNBOOKS.md nests its commands and outputs in numbered steps).
+pub fn code_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for line in markdown.lines() {
+        let indent = line.len() - line.trim_start().len();
+        match (&mut current, line.trim_start().starts_with("```")) {
+            (None, true) => current = Some((indent, String::new())),
+            (Some(_), true) => blocks.extend(current.take().map(|(_, b)| b)),
+            (Some((fence, text)), false) => {
+                text.push_str(line.get(*fence..).unwrap_or(""));
+                text.push('\n');
+            }
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// RUNBOOKS.md beside the checkout, when present; in CI its absence is a failure.
+pub fn runbooks_text() -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/RUNBOOKS.md");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(_) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") => {
+            panic!("{} is missing; CI provides ../shared beside the checkout", path.display())
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: {} is missing", path.display());
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Every command here must appear, character for character, in RUNBOOKS.md.
     #[test]
     fn commands_are_quoted_verbatim_from_the_runbooks() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/RUNBOOKS.md");
-        let Ok(runbooks) = std::fs::read_to_string(&path) else {
-            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            assert!(!ci, "{} is missing; CI provides ../shared beside the checkout", path.display());
-            eprintln!("SKIPPED: {} is missing", path.display());
-            return;
-        };
-        let blocks = code_blocks(&runbooks);
+        let Some(runbooks) = super::runbooks_text() else { return };
+        let blocks = super::code_blocks(&runbooks);
         assert!(
             blocks.iter().any(|b| b == super::UNPAUSE_ALL_NAMESPACES),
             "UNPAUSE_ALL_NAMESPACES is not a code block of RUNBOOKS.md"
         );
-    }
-
-    /// Fenced code blocks, with the list indentation of their fence removed.
-    fn code_blocks(markdown: &str) -> Vec<String> {
-        let mut blocks = Vec::new();
-        let mut current: Option<(usize, String)> = None;
-        for line in markdown.lines() {
-            let indent = line.len() - line.trim_start().len();
-            match (&mut current, line.trim_start().starts_with("```")) {
-                (None, true) => current = Some((indent, String::new())),
-                (Some(_), true) => blocks.extend(current.take().map(|(_, b)| b)),
-                (Some((fence, text)), false) => {
-                    text.push_str(line.get(*fence..).unwrap_or(""));
-                    text.push('\n');
-                }
-                (None, false) => {}
-            }
-        }
-        blocks
     }
 }
