@@ -266,7 +266,7 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
     }
     // The backup was taken a day ago; the create operation it records is long past its timeout.
     let backed_up_at = clock_now() - jiff::SignedDuration::from_hours(24);
-    let mut rng = SeededRng::new(input.seed ^ 0xBAC0_0B);
+    let mut rng = SeededRng::new(input.seed ^ 0x00BA_C00B);
     let mut objects = 0;
     for c in &topology.clusters {
         let (cluster, kcp, mds) = backed_up_objects(c, true, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
