@@ -1,9 +1,12 @@
 //! The simulated infrastructure under Cluster API: the Site (hosts and VMs that outlive any
-//! management cluster) and the node agents that turn running VMs into Nodes of their
-//! workload cluster. Everything here talks to clusters only through the Kubernetes API.
+//! management cluster), the node agents that turn running VMs into Nodes of their workload
+//! cluster, and the Cluster API controllers that manage both. Everything here talks to
+//! clusters only through the Kubernetes API.
 
+pub mod controllers;
 pub mod node_agent;
 pub mod site;
 
+pub use controllers::{ControllerError, Controllers, Report, StaticWorkloadClusters, WorkloadClusters};
 pub use node_agent::{NodeAgent, NodeLifecycle};
 pub use site::{PowerState, Site, SiteError, Vm, VmRole, VmSpec};
