@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod diagnostics;
+pub mod drift;
 pub mod drill;
 pub mod kubectl;
 pub mod report;

@@ -11,6 +11,18 @@ do
 done
 "#;
 
+/// Runbook T, ghost workers step 3.1 (the count follows): scale workers to the expected count.
+pub const SCALE_WORKERS: &str = "tanzu cluster scale ${cluster_name} --worker-machine-count";
+/// Runbook T, ghost workers step 3.2: drain the ghost node.
+pub const DRAIN_NODE: &str = "kubectl drain ${node_name} --delete-emptydir-data --ignore-daemonsets";
+/// Runbook T, ghost workers 3.3 and control-plane ghosts 1: delete the node.
+pub const DELETE_NODE: &str = "kubectl delete node ${node_name}";
+
+/// Fills a runbook command template's `${cluster_name}` and `${node_name}`.
+pub fn fill(template: &str, cluster: &str, node: &str) -> String {
+    template.replace("${cluster_name}", cluster).replace("${node_name}", node)
+}
+
 /// Fenced code blocks of a Markdown text, with the list indentation of their fence removed
 /// (RUNBOOKS.md nests its commands and outputs in numbered steps).
 pub fn code_blocks(markdown: &str) -> Vec<String> {
