@@ -320,7 +320,8 @@ mod tests {
             ],
         };
         let report = classify(&e);
-        let families: Vec<(Family, Option<&str>, Option<&str>, Option<&str>)> = report
+        type Row<'a> = (Family, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let families: Vec<Row<'_>> = report
             .findings
             .iter()
             .map(|f| (f.family, f.node.as_deref(), f.machine.as_deref(), f.vm.as_deref()))
