@@ -235,6 +235,8 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
     let kubeconfig = work.path().join("kubeconfig");
     let context = format!("{0}-admin@{0}", topology.management);
     server.write_kubeconfig(&kubeconfig, &context)?;
+    // The runbook's commands need kubectl and bash: say so before doing any work.
+    let shell = Shell::new(&kubeconfig, work.path())?;
     let loaded = Kubeconfig::read_from(&kubeconfig).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
     let config = Config::from_custom_kubeconfig(loaded, &KubeConfigOptions::default())
         .await
@@ -324,7 +326,6 @@ pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnM
     let before = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
 
     progress(3, TOTAL, "run the runbook's unpause script (bash + kubectl)");
-    let shell = Shell::new(&kubeconfig, work.path())?;
     let script = shell.bash(runbook::UNPAUSE_ALL_NAMESPACES).await?;
     let patched = script.stdout.matches("patched").count();
     steps.push(StepOutcome {
