@@ -7,6 +7,6 @@ pub mod controllers;
 pub mod node_agent;
 pub mod site;
 
-pub use controllers::{ControllerError, Controllers, Report, StaticWorkloadClusters, WorkloadClusters};
+pub use controllers::{ControllerError, Controllers, Report, SecretWorkloadClusters, StaticWorkloadClusters, WorkloadClusters};
 pub use node_agent::{NodeAgent, NodeLifecycle};
 pub use site::{PowerState, Site, SiteError, Vm, VmRole, VmSpec};

@@ -12,6 +12,9 @@
 //! * scale-down deletes by the delete policy, `Random` by default (`getDeletePriorityFunc`):
 //!   deleting Machines first, then those with the `delete-machine` annotation or unhealthy
 //!   (no nodeRef, a failure, NodeHealthy not True), then the rest, ties broken by name;
+//! * remediation: a Machine a MachineHealthCheck marked `OwnerRemediated=False` is deleted and
+//!   marked `OwnerRemediated=True`; it is replaced once it is gone (deleting Machines count
+//!   toward replicas, as in v1.2);
 //!   `Newest`/`Oldest` weight by age over ten days as upstream does;
 //! * status: replicas (every Machine counted, deleting ones too, as in v1.2), fullyLabeled,
 //!   ready (Node Ready in the workload cluster), available (Ready for `minReadySeconds`), selector.
@@ -200,6 +203,34 @@ impl MachineSetController {
                 .await
                 .ctx(|| format!("label Machine {ns}/{}", m.name_any()))?;
             report.updated.push(key("Machine", &*m));
+        }
+
+        // Remediate: delete the Machines a MachineHealthCheck marked `OwnerRemediated=False`.
+        for m in &mut machines {
+            if m.meta().deletion_timestamp.is_some() {
+                continue;
+            }
+            let marked = m
+                .status
+                .as_ref()
+                .and_then(|s| conditions::find(&s.conditions, conditions::OWNER_REMEDIATED))
+                .is_some_and(|c| c.status == "False");
+            if !marked {
+                continue;
+            }
+            match machines_api.delete(&m.name_any(), &DeleteParams::default()).await {
+                Ok(_) => report.deleted.push(key("Machine", &*m)),
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e).ctx(|| format!("delete unhealthy Machine {ns}/{}", m.name_any())),
+            }
+            let mut conds = m.status.clone().unwrap_or_default().conditions;
+            set_condition(&mut conds, true_condition(conditions::OWNER_REMEDIATED), self.clock.as_ref());
+            let patch = Patch::Merge(json!({"status": {"conditions": conds}}));
+            match machines_api.patch_status(&m.name_any(), &PatchParams::default(), &patch).await {
+                Ok(updated) => *m = updated,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e).ctx(|| format!("mark Machine {ns}/{} remediated", m.name_any())),
+            }
         }
 
         let replicas = ms.spec.replicas.unwrap_or(1);

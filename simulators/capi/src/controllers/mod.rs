@@ -19,14 +19,20 @@ use kube::{Client, ResourceExt};
 
 use crate::site::SiteError;
 
+pub mod cluster;
 pub mod machine;
 pub mod machinedeployment;
+pub mod machinehealthcheck;
 pub mod machineset;
+pub mod vspherecluster;
 pub mod vspheremachine;
 
+pub use cluster::{ClusterController, SecretWorkloadClusters, store_kubeconfig};
 pub use machine::MachineController;
 pub use machinedeployment::MachineDeploymentController;
+pub use machinehealthcheck::MachineHealthCheckController;
 pub use machineset::MachineSetController;
+pub use vspherecluster::VSphereClusterController;
 pub use vspheremachine::VSphereMachineController;
 
 /// What one pass changed, as `Kind/name` entries in the order they happened.
@@ -356,6 +362,10 @@ pub(crate) fn false_condition(type_: &str, reason: &str, severity: &str, message
 
 /// Every controller of this module, run in dependency order by [`Controllers::pass`].
 pub struct Controllers {
+    /// Cluster → phase, readiness, ownership of its infrastructure and control plane.
+    pub clusters: ClusterController,
+    /// VSphereCluster → ready.
+    pub vsphere_clusters: VSphereClusterController,
     /// MachineDeployment → MachineSets.
     pub machine_deployments: MachineDeploymentController,
     /// MachineSet → Machines.
@@ -364,15 +374,21 @@ pub struct Controllers {
     pub machines: MachineController,
     /// VSphereMachine → Site VM.
     pub vsphere_machines: VSphereMachineController,
+    /// MachineHealthCheck → Machines marked for remediation.
+    pub machine_health_checks: MachineHealthCheckController,
 }
 
 impl Controllers {
-    /// One pass of every controller, top-down (deployments first, infrastructure last).
+    /// One pass of every controller, top-down (Clusters first, then deployments, then
+    /// infrastructure, health checks last so that owners act on their marks in the next pass).
     pub async fn pass(&self) -> Result<Report, ControllerError> {
-        let mut report = self.machine_deployments.reconcile_all().await?;
+        let mut report = self.clusters.reconcile_all().await?;
+        report.merge(self.vsphere_clusters.reconcile_all().await?);
+        report.merge(self.machine_deployments.reconcile_all().await?);
         report.merge(self.machine_sets.reconcile_all().await?);
         report.merge(self.machines.reconcile_all().await?);
         report.merge(self.vsphere_machines.reconcile_all().await?);
+        report.merge(self.machine_health_checks.reconcile_all().await?);
         Ok(report)
     }
 }
