@@ -662,3 +662,27 @@ async fn offline_server_refuses_then_serves_the_same_objects_and_wipe_empties_it
         .expect("a wiped cluster takes new objects");
     assert_ne!(fresh.uid(), created.uid());
 }
+
+#[tokio::test]
+async fn namespace_finalize_changes_only_spec_finalizers() {
+    let (_server, client, _dir) = start().await;
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "fin", "labels": {"a": "b"}}})).expect("namespace");
+    api.create(&PostParams::default(), &ns).await.expect("create");
+    let mut body = serde_json::to_value(api.get("fin").await.expect("get")).expect("json");
+    body["spec"]["finalizers"] = json!(["kubernetes", "drill.example.com/keep"]);
+    body["metadata"]["labels"] = json!({"changed": "yes"});
+    let request = http::Request::put("/api/v1/namespaces/fin/finalize")
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&body).expect("bytes"))
+        .expect("request");
+    client.request_text(request).await.expect("finalize");
+    let after = api.get("fin").await.expect("get");
+    let finalizers = after.spec.and_then(|s| s.finalizers).unwrap_or_default();
+    assert_eq!(finalizers, ["kubernetes", "drill.example.com/keep"]);
+    assert_eq!(
+        after.metadata.labels.and_then(|l| l.get("a").cloned()),
+        Some("b".into()),
+        "finalize leaves metadata alone"
+    );
+}

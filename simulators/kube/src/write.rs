@@ -311,12 +311,18 @@ pub fn update(state: &mut State, ctx: &WriteContext<'_>, name: &str, mut new: Va
                 let old_status = old.get("status").cloned();
                 set_status(&mut new, old_status.as_ref());
             }
-            Some(_) => {
-                // A status write changes status only; metadata and spec stay as stored.
+            Some(sub) => {
+                // A status write changes status only, a namespace's finalize write only
+                // spec.finalizers; metadata and the rest stay as stored.
                 let status = new.get("status").cloned();
+                let finalizers = new.pointer("/spec/finalizers").cloned();
                 let rv = new.pointer("/metadata/resourceVersion").cloned();
                 let mut merged = (*old).clone();
-                set_status(&mut merged, status.as_ref());
+                if sub == "finalize" {
+                    merged["spec"] = json!({"finalizers": finalizers.unwrap_or(json!([]))});
+                } else {
+                    set_status(&mut merged, status.as_ref());
+                }
                 if let Some(rv) = rv {
                     ensure_meta(&mut merged).insert("resourceVersion".into(), rv);
                 }
