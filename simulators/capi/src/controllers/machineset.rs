@@ -31,6 +31,7 @@ use drdrill_apis::capi::{
 };
 use drdrill_kube_sim::clock::Clock;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Client, Resource, ResourceExt};
@@ -300,59 +301,19 @@ impl MachineSetController {
         }
     }
 
-    /// `external.CloneTemplate`: the template's `spec.template` becomes a new object of the
-    /// kind without `Template`, named after the Machine.
+    /// Clones the set's infrastructure template under the Machine's name.
     async fn clone_infrastructure(
         &self,
         ms: &MachineSet,
         name: &str,
         labels: &BTreeMap<String, String>,
         annotations: &BTreeMap<String, String>,
-        owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+        owner: &OwnerReference,
     ) -> Result<ObjectReference, ControllerError> {
         let ns = ms.namespace().unwrap_or_default();
         let tref = &ms.spec.template.spec.infrastructure_ref;
-        let (Some(api_version), Some(kind), Some(tname)) = (&tref.api_version, &tref.kind, &tref.name) else {
-            return Err(ControllerError::Invalid {
-                object: format!("MachineSet {ns}/{}", ms.name_any()),
-                message: "spec.template.spec.infrastructureRef needs apiVersion, kind and name".into(),
-            });
-        };
-        let tns = tref.namespace.clone().unwrap_or_else(|| ns.clone());
-        let templates: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &tns, &api_resource(api_version, kind));
-        let tpl = templates.get(tname).await.ctx(|| format!("get {kind} {tns}/{tname}"))?;
-        let body = tpl.data.pointer("/spec/template").cloned().unwrap_or_default();
-        let target_kind = kind.strip_suffix("Template").unwrap_or(kind).to_string();
-        let mut obj_labels: BTreeMap<String, String> = body
-            .pointer("/metadata/labels")
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default();
-        obj_labels.extend(labels.clone());
-        let mut obj_annotations: BTreeMap<String, String> = body
-            .pointer("/metadata/annotations")
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default();
-        obj_annotations.extend(annotations.clone());
-        obj_annotations.insert(CLONED_FROM_NAME_ANNOTATION.into(), tname.clone());
-        let group = api_version.split_once('/').map_or("", |(g, _)| g);
-        obj_annotations.insert(CLONED_FROM_GROUPKIND_ANNOTATION.into(), format!("{}.{group}", kind));
-        let ar = api_resource(api_version, &target_kind);
-        let mut obj = DynamicObject::new(name, &ar).within(&ns);
-        obj.metadata.labels = Some(obj_labels);
-        obj.metadata.annotations = Some(obj_annotations);
-        obj.metadata.owner_references = Some(vec![owner.clone()]);
-        obj.data = json!({"spec": body.get("spec").cloned().unwrap_or_else(|| json!({}))});
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &ar);
-        api.create(&PostParams::default(), &obj)
-            .await
-            .ctx(|| format!("create {target_kind} {ns}/{name}"))?;
-        Ok(ObjectReference {
-            api_version: Some(api_version.clone()),
-            kind: Some(target_kind),
-            name: Some(name.to_string()),
-            namespace: Some(ns),
-            ..ObjectReference::default()
-        })
+        let object = format!("MachineSet {ns}/{}", ms.name_any());
+        clone_template(&self.client, &object, tref, &ns, name, labels, annotations, owner).await
     }
 
     async fn update_status(
@@ -436,6 +397,64 @@ impl MachineSetController {
         report.updated.push(key("MachineSet", ms));
         Ok(())
     }
+}
+
+/// `external.CloneTemplate`: the template's `spec.template` becomes a new object of the kind
+/// without `Template`, named `name` (the Machine's), in `ns`, with the template's labels and
+/// annotations plus `labels`, `annotations` and the `cloned-from` annotations, owned by
+/// `owner`; `object` names the caller in errors.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn clone_template(
+    client: &Client,
+    object: &str,
+    tref: &ObjectReference,
+    ns: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+    owner: &OwnerReference,
+) -> Result<ObjectReference, ControllerError> {
+    let (Some(api_version), Some(kind), Some(tname)) = (&tref.api_version, &tref.kind, &tref.name) else {
+        return Err(ControllerError::Invalid {
+            object: object.to_string(),
+            message: "the infrastructure template reference needs apiVersion, kind and name".into(),
+        });
+    };
+    let tns = tref.namespace.clone().unwrap_or_else(|| ns.to_string());
+    let templates: Api<DynamicObject> = Api::namespaced_with(client.clone(), &tns, &api_resource(api_version, kind));
+    let tpl = templates.get(tname).await.ctx(|| format!("get {kind} {tns}/{tname}"))?;
+    let body = tpl.data.pointer("/spec/template").cloned().unwrap_or_default();
+    let target_kind = kind.strip_suffix("Template").unwrap_or(kind).to_string();
+    let mut obj_labels: BTreeMap<String, String> = body
+        .pointer("/metadata/labels")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    obj_labels.extend(labels.clone());
+    let mut obj_annotations: BTreeMap<String, String> = body
+        .pointer("/metadata/annotations")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    obj_annotations.extend(annotations.clone());
+    obj_annotations.insert(CLONED_FROM_NAME_ANNOTATION.into(), tname.clone());
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    obj_annotations.insert(CLONED_FROM_GROUPKIND_ANNOTATION.into(), format!("{}.{group}", kind));
+    let ar = api_resource(api_version, &target_kind);
+    let mut obj = DynamicObject::new(name, &ar).within(ns);
+    obj.metadata.labels = Some(obj_labels);
+    obj.metadata.annotations = Some(obj_annotations);
+    obj.metadata.owner_references = Some(vec![owner.clone()]);
+    obj.data = json!({"spec": body.get("spec").cloned().unwrap_or_else(|| json!({}))});
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    api.create(&PostParams::default(), &obj)
+        .await
+        .ctx(|| format!("create {target_kind} {ns}/{name}"))?;
+    Ok(ObjectReference {
+        api_version: Some(api_version.clone()),
+        kind: Some(target_kind),
+        name: Some(name.to_string()),
+        namespace: Some(ns.to_string()),
+        ..ObjectReference::default()
+    })
 }
 
 impl Reconciler for MachineSetController {

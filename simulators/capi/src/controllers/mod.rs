@@ -20,6 +20,7 @@ use kube::{Client, ResourceExt};
 use crate::site::SiteError;
 
 pub mod cluster;
+pub mod kubeadmcontrolplane;
 pub mod machine;
 pub mod machinedeployment;
 pub mod machinehealthcheck;
@@ -28,6 +29,7 @@ pub mod vspherecluster;
 pub mod vspheremachine;
 
 pub use cluster::{ClusterController, SecretWorkloadClusters, store_kubeconfig};
+pub use kubeadmcontrolplane::KubeadmControlPlaneController;
 pub use machine::MachineController;
 pub use machinedeployment::MachineDeploymentController;
 pub use machinehealthcheck::MachineHealthCheckController;
@@ -366,6 +368,8 @@ pub struct Controllers {
     pub clusters: ClusterController,
     /// VSphereCluster → ready.
     pub vsphere_clusters: VSphereClusterController,
+    /// KubeadmControlPlane → control-plane Machines.
+    pub kubeadm_control_planes: KubeadmControlPlaneController,
     /// MachineDeployment → MachineSets.
     pub machine_deployments: MachineDeploymentController,
     /// MachineSet → Machines.
@@ -379,11 +383,12 @@ pub struct Controllers {
 }
 
 impl Controllers {
-    /// One pass of every controller, top-down (Clusters first, then deployments, then
+    /// One pass of every controller, top-down (Clusters first, then control planes and deployments, then
     /// infrastructure, health checks last so that owners act on their marks in the next pass).
     pub async fn pass(&self) -> Result<Report, ControllerError> {
         let mut report = self.clusters.reconcile_all().await?;
         report.merge(self.vsphere_clusters.reconcile_all().await?);
+        report.merge(self.kubeadm_control_planes.reconcile_all().await?);
         report.merge(self.machine_deployments.reconcile_all().await?);
         report.merge(self.machine_sets.reconcile_all().await?);
         report.merge(self.machines.reconcile_all().await?);

@@ -9,8 +9,9 @@ use std::time::Duration;
 use drdrill_apis::capi::{Cluster, ClusterSpec, Machine, MachineDeployment, MachineSet};
 use drdrill_apis::vsphere::VSphereMachineTemplate;
 use drdrill_capi_sim::controllers::{
-    ClusterController, Controllers, MachineController, MachineDeploymentController, MachineHealthCheckController, MachineSetController,
-    NameGenerator, StaticWorkloadClusters, VSphereClusterController, VSphereMachineController,
+    ClusterController, Controllers, KubeadmControlPlaneController, MachineController, MachineDeploymentController,
+    MachineHealthCheckController, MachineSetController, NameGenerator, StaticWorkloadClusters, VSphereClusterController,
+    VSphereMachineController,
 };
 use drdrill_capi_sim::{NodeAgent, NodeLifecycle, Site};
 use drdrill_kube_sim::clock::{Clock, VirtualClock, k8s_time};
@@ -70,6 +71,12 @@ impl World {
         let controllers = Controllers {
             clusters: ClusterController::new(mgmt.clone(), Arc::new(clock.clone())),
             vsphere_clusters: VSphereClusterController::new(mgmt.clone(), Arc::new(clock.clone())),
+            kubeadm_control_planes: KubeadmControlPlaneController::new(
+                mgmt.clone(),
+                workloads.clone(),
+                NameGenerator::new(7),
+                Arc::new(clock.clone()),
+            ),
             machine_deployments: MachineDeploymentController::new(mgmt.clone()),
             machine_sets: MachineSetController::new(mgmt.clone(), workloads.clone(), NameGenerator::new(42), Arc::new(clock.clone())),
             machines: MachineController::new(mgmt.clone(), workloads.clone(), Arc::new(clock.clone())),
