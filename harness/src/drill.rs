@@ -217,166 +217,234 @@ fn backed_up_objects(
     Ok((cluster, kcp, mds))
 }
 
-/// Runs the drill; `progress` hears about each step as it starts.
+/// The drill as phases a runner (the CLI, or a Gherkin scenario) walks in order:
+/// [`UnpauseDrill::rebuild`], [`restore_paused`](UnpauseDrill::restore_paused),
+/// [`unpause`](UnpauseDrill::unpause), [`verify`](UnpauseDrill::verify).
+pub struct UnpauseDrill {
+    input: UnpauseDrillInput,
+    topology: Topology,
+    // Kept alive for the drill's duration: the server stops and the folder goes when dropped.
+    _work: tempfile::TempDir,
+    _server: ApiServer,
+    client: Client,
+    shell: Shell,
+    steps: Vec<StepOutcome>,
+    before: Vec<Cluster>,
+    cluster_list_after_restore: String,
+    script: Option<crate::kubectl::CommandOutput>,
+}
+
+impl UnpauseDrill {
+    /// Step 1: a fresh management cluster (embedded API server) with the CRDs installed.
+    pub async fn rebuild(input: &UnpauseDrillInput) -> Result<Self, DrillError> {
+        let topology = Topology::runbook_t(input.seed, input.extra_clusters);
+        let work = tempfile::tempdir()?;
+        let server = ApiServer::start(ServerOptions {
+            cluster_name: topology.management.clone(),
+            seed: input.seed,
+            ..ServerOptions::default()
+        })
+        .await?;
+        let kubeconfig = work.path().join("kubeconfig");
+        let context = format!("{0}-admin@{0}", topology.management);
+        server.write_kubeconfig(&kubeconfig, &context)?;
+        // The runbook's commands need kubectl and bash: say so before doing any work.
+        let shell = Shell::new(&kubeconfig, work.path())?;
+        let loaded = Kubeconfig::read_from(&kubeconfig).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+        let config = Config::from_custom_kubeconfig(loaded, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+        let client = Client::try_from(config).map_err(kube_err("connect"))?;
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let all_crds = drdrill_apis::all_crds();
+        for crd in &all_crds {
+            crds.create(&PostParams::default(), crd)
+                .await
+                .map_err(kube_err("install Cluster API CRDs"))?;
+        }
+        let steps = vec![StepOutcome {
+            step: "rebuild management cluster".into(),
+            ok: true,
+            detail: format!("context {context}, {} CRDs installed", all_crds.len()),
+        }];
+        Ok(UnpauseDrill {
+            input: input.clone(),
+            topology,
+            _work: work,
+            _server: server,
+            client,
+            shell,
+            steps,
+            before: Vec::new(),
+            cluster_list_after_restore: String::new(),
+            script: None,
+        })
+    }
+
+    /// The workload clusters this drill restores.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Steps 5–6: the backed-up Cluster API objects come back paused, without status; every
+    /// workload cluster then shows `createdStalled` in `tanzu cluster list`.
+    pub async fn restore_paused(&mut self) -> Result<(), DrillError> {
+        let client = &self.client;
+        let topology = &self.topology;
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let mut wanted = topology.namespaces();
+        wanted.push(MANAGEMENT_NAMESPACE.into());
+        for ns in wanted.iter().filter(|n| *n != "default") {
+            let obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap_or_default();
+            namespaces
+                .create(&PostParams::default(), &obj)
+                .await
+                .map_err(kube_err("create namespaces"))?;
+        }
+        // The backup was taken a day ago; the create operation it records is long past its timeout.
+        let now = jiff::Timestamp::now();
+        let backed_up_at = now - jiff::SignedDuration::from_hours(24);
+        let mut rng = SeededRng::new(self.input.seed ^ 0x00BA_C00B);
+        let mut objects = 0;
+        for c in &topology.clusters {
+            let (cluster, kcp, mds) =
+                backed_up_objects(c, true, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+            Api::<Cluster>::namespaced(client.clone(), &c.namespace)
+                .create(&PostParams::default(), &cluster)
+                .await
+                .map_err(kube_err("restore clusters"))?;
+            Api::<KubeadmControlPlane>::namespaced(client.clone(), &c.namespace)
+                .create(&PostParams::default(), &kcp)
+                .await
+                .map_err(kube_err("restore control planes"))?;
+            for md in &mds {
+                Api::<MachineDeployment>::namespaced(client.clone(), &c.namespace)
+                    .create(&PostParams::default(), md)
+                    .await
+                    .map_err(kube_err("restore machine deployments"))?;
+            }
+            objects += 2 + mds.len();
+        }
+        let management = WorkloadCluster {
+            name: topology.management.clone(),
+            namespace: MANAGEMENT_NAMESPACE.into(),
+            ..topology.clusters[0].clone()
+        };
+        let (mgmt_cluster, _, _) =
+            backed_up_objects(&management, false, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
+        Api::<Cluster>::namespaced(client.clone(), MANAGEMENT_NAMESPACE)
+            .create(&PostParams::default(), &mgmt_cluster)
+            .await
+            .map_err(kube_err("create the management cluster's own Cluster"))?;
+        self.steps.push(StepOutcome {
+            step: "restore clusters (paused)".into(),
+            ok: true,
+            detail: format!(
+                "{} workload clusters, {objects} Cluster API objects, in {} namespaces",
+                topology.clusters.len(),
+                topology.namespaces().len()
+            ),
+        });
+        let rows: Vec<tanzu::ClusterRow> = tanzu::cluster_list(client, now)
+            .await
+            .map_err(kube_err("tanzu cluster list"))?
+            .into_iter()
+            .filter(|r| r.namespace != MANAGEMENT_NAMESPACE)
+            .collect();
+        let stalled = rows.iter().filter(|r| r.status == ClusterStatus::CreatedStalled).count();
+        self.steps.push(StepOutcome {
+            step: "step 6: clusters createdStalled".into(),
+            ok: stalled == topology.clusters.len(),
+            detail: format!("{stalled} of {} workload clusters createdStalled", topology.clusters.len()),
+        });
+        self.cluster_list_after_restore = tanzu::render_cluster_list(&rows);
+        self.before = Api::<Cluster>::all(client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("list clusters"))?
+            .items;
+        Ok(())
+    }
+
+    /// `tanzu cluster list` as it was right after the restore.
+    pub fn cluster_list_after_restore(&self) -> &str {
+        &self.cluster_list_after_restore
+    }
+
+    /// Step 7: the runbook's unpause script, verbatim, under bash with the real kubectl.
+    pub async fn unpause(&mut self) -> Result<(), DrillError> {
+        let script = self.shell.bash(runbook::UNPAUSE_ALL_NAMESPACES).await?;
+        let patched = script.stdout.matches("patched").count();
+        self.steps.push(StepOutcome {
+            step: "step 7: unpause script".into(),
+            ok: script.success,
+            detail: if script.success {
+                format!("{patched} clusters patched")
+            } else {
+                format!("exit status non-zero: {}", script.stderr.trim())
+            },
+        });
+        self.script = Some(script);
+        Ok(())
+    }
+
+    /// Judges the outcome through the API; a failed drill leaves a diagnostics bundle.
+    pub async fn verify(self) -> Result<DrillReport, DrillError> {
+        let after = Api::<Cluster>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("list clusters"))?
+            .items;
+        let mut clusters: Vec<ClusterOutcome> = self
+            .before
+            .iter()
+            .map(|b| {
+                let a = after.iter().find(|a| a.metadata.uid == b.metadata.uid);
+                ClusterOutcome {
+                    namespace: b.metadata.namespace.clone().unwrap_or_default(),
+                    name: b.metadata.name.clone().unwrap_or_default(),
+                    paused_before: b.spec.paused,
+                    paused_after: a.is_some_and(|a| a.spec.paused),
+                    untouched: a.is_some_and(|a| a.metadata.resource_version == b.metadata.resource_version),
+                }
+            })
+            .collect();
+        clusters.sort_by(|x, y| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
+        let report = DrillReport {
+            seed: self.input.seed,
+            steps: self.steps,
+            clusters,
+            cluster_list_after_restore: self.cluster_list_after_restore,
+        };
+        if !report.passed() {
+            let bundle = Bundle::create(&self.input.artifacts, &format!("unpause-seed-{}", self.input.seed))?;
+            bundle.add("report.txt", &report.render())?;
+            if let Some(script) = &self.script {
+                bundle.add("script.stdout", &script.stdout)?;
+                bundle.add("script.stderr", &script.stderr)?;
+            }
+            bundle.add(
+                "clusters-before.json",
+                &serde_json::to_string_pretty(&self.before).unwrap_or_default(),
+            )?;
+            bundle.add("clusters-after.json", &serde_json::to_string_pretty(&after).unwrap_or_default())?;
+            eprintln!("diagnostics bundle written to {}", bundle.path().display());
+        }
+        Ok(report)
+    }
+}
+
+/// Runs the drill's phases in order; `progress` hears about each step as it starts.
 pub async fn run_unpause_drill(input: &UnpauseDrillInput, progress: &mut dyn FnMut(usize, usize, &str)) -> Result<DrillReport, DrillError> {
     const TOTAL: usize = 4;
-    let clock_now = jiff::Timestamp::now;
-    let topology = Topology::runbook_t(input.seed, input.extra_clusters);
-    let work = tempfile::tempdir()?;
-    let mut steps = Vec::new();
-
     progress(1, TOTAL, "rebuild the management cluster (embedded API server)");
-    let server = ApiServer::start(ServerOptions {
-        cluster_name: topology.management.clone(),
-        seed: input.seed,
-        ..ServerOptions::default()
-    })
-    .await?;
-    let kubeconfig = work.path().join("kubeconfig");
-    let context = format!("{0}-admin@{0}", topology.management);
-    server.write_kubeconfig(&kubeconfig, &context)?;
-    // The runbook's commands need kubectl and bash: say so before doing any work.
-    let shell = Shell::new(&kubeconfig, work.path())?;
-    let loaded = Kubeconfig::read_from(&kubeconfig).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
-    let config = Config::from_custom_kubeconfig(loaded, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
-    let client = Client::try_from(config).map_err(kube_err("connect"))?;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let all_crds = drdrill_apis::all_crds();
-    for crd in &all_crds {
-        crds.create(&PostParams::default(), crd)
-            .await
-            .map_err(kube_err("install Cluster API CRDs"))?;
-    }
-    steps.push(StepOutcome {
-        step: "rebuild management cluster".into(),
-        ok: true,
-        detail: format!("context {context}, {} CRDs installed", all_crds.len()),
-    });
-
+    let mut drill = UnpauseDrill::rebuild(input).await?;
     progress(2, TOTAL, "restore the backed-up Cluster objects, paused");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let mut wanted = topology.namespaces();
-    wanted.push(MANAGEMENT_NAMESPACE.into());
-    for ns in wanted.iter().filter(|n| *n != "default") {
-        let obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap_or_default();
-        namespaces
-            .create(&PostParams::default(), &obj)
-            .await
-            .map_err(kube_err("create namespaces"))?;
-    }
-    // The backup was taken a day ago; the create operation it records is long past its timeout.
-    let backed_up_at = clock_now() - jiff::SignedDuration::from_hours(24);
-    let mut rng = SeededRng::new(input.seed ^ 0x00BA_C00B);
-    let mut objects = 0;
-    for c in &topology.clusters {
-        let (cluster, kcp, mds) = backed_up_objects(c, true, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
-        Api::<Cluster>::namespaced(client.clone(), &c.namespace)
-            .create(&PostParams::default(), &cluster)
-            .await
-            .map_err(kube_err("restore clusters"))?;
-        Api::<KubeadmControlPlane>::namespaced(client.clone(), &c.namespace)
-            .create(&PostParams::default(), &kcp)
-            .await
-            .map_err(kube_err("restore control planes"))?;
-        for md in &mds {
-            Api::<MachineDeployment>::namespaced(client.clone(), &c.namespace)
-                .create(&PostParams::default(), md)
-                .await
-                .map_err(kube_err("restore machine deployments"))?;
-        }
-        objects += 2 + mds.len();
-    }
-    let management = WorkloadCluster {
-        name: topology.management.clone(),
-        namespace: MANAGEMENT_NAMESPACE.into(),
-        ..topology.clusters[0].clone()
-    };
-    let (mgmt_cluster, _, _) =
-        backed_up_objects(&management, false, &mut rng, backed_up_at).map_err(|e| DrillError::Kubeconfig(e.to_string()))?;
-    Api::<Cluster>::namespaced(client.clone(), MANAGEMENT_NAMESPACE)
-        .create(&PostParams::default(), &mgmt_cluster)
-        .await
-        .map_err(kube_err("create the management cluster's own Cluster"))?;
-    steps.push(StepOutcome {
-        step: "restore clusters (paused)".into(),
-        ok: true,
-        detail: format!(
-            "{} workload clusters, {objects} Cluster API objects, in {} namespaces",
-            topology.clusters.len(),
-            topology.namespaces().len()
-        ),
-    });
-    // Runbook step 6: right after the restore every workload cluster is createdStalled.
-    let rows: Vec<tanzu::ClusterRow> = tanzu::cluster_list(&client, clock_now())
-        .await
-        .map_err(kube_err("tanzu cluster list"))?
-        .into_iter()
-        .filter(|r| r.namespace != MANAGEMENT_NAMESPACE)
-        .collect();
-    let stalled = rows.iter().filter(|r| r.status == ClusterStatus::CreatedStalled).count();
-    steps.push(StepOutcome {
-        step: "step 6: clusters createdStalled".into(),
-        ok: stalled == topology.clusters.len(),
-        detail: format!("{stalled} of {} workload clusters createdStalled", topology.clusters.len()),
-    });
-    let cluster_list_after_restore = tanzu::render_cluster_list(&rows);
-    let all: Api<Cluster> = Api::all(client.clone());
-    let before = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
-
+    drill.restore_paused().await?;
     progress(3, TOTAL, "run the runbook's unpause script (bash + kubectl)");
-    let script = shell.bash(runbook::UNPAUSE_ALL_NAMESPACES).await?;
-    let patched = script.stdout.matches("patched").count();
-    steps.push(StepOutcome {
-        step: "step 7: unpause script".into(),
-        ok: script.success,
-        detail: if script.success {
-            format!("{patched} clusters patched")
-        } else {
-            format!("exit status non-zero: {}", script.stderr.trim())
-        },
-    });
-
+    drill.unpause().await?;
     progress(4, TOTAL, "verify through the Kubernetes API");
-    let after = all.list(&ListParams::default()).await.map_err(kube_err("list clusters"))?;
-    let mut clusters: Vec<ClusterOutcome> = before
-        .items
-        .iter()
-        .map(|b| {
-            let a = after.items.iter().find(|a| a.metadata.uid == b.metadata.uid);
-            ClusterOutcome {
-                namespace: b.metadata.namespace.clone().unwrap_or_default(),
-                name: b.metadata.name.clone().unwrap_or_default(),
-                paused_before: b.spec.paused,
-                paused_after: a.is_some_and(|a| a.spec.paused),
-                untouched: a.is_some_and(|a| a.metadata.resource_version == b.metadata.resource_version),
-            }
-        })
-        .collect();
-    clusters.sort_by(|x, y| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
-    let report = DrillReport {
-        seed: input.seed,
-        steps,
-        clusters,
-        cluster_list_after_restore,
-    };
-    if !report.passed() {
-        let bundle = Bundle::create(&input.artifacts, &format!("unpause-seed-{}", input.seed))?;
-        bundle.add("report.txt", &report.render())?;
-        bundle.add("script.stdout", &script.stdout)?;
-        bundle.add("script.stderr", &script.stderr)?;
-        bundle.add(
-            "clusters-before.json",
-            &serde_json::to_string_pretty(&before.items).unwrap_or_default(),
-        )?;
-        bundle.add(
-            "clusters-after.json",
-            &serde_json::to_string_pretty(&after.items).unwrap_or_default(),
-        )?;
-        eprintln!("diagnostics bundle written to {}", bundle.path().display());
-    }
-    Ok(report)
+    drill.verify().await
 }
 
 #[cfg(test)]
