@@ -281,6 +281,22 @@ impl UnpauseDrill {
         })
     }
 
+    /// Step 1 for a given seed and size, with the failure bundle going to `artifacts`.
+    pub async fn rebuild_for(seed: u64, extra_clusters: usize, artifacts: PathBuf) -> Result<Self, DrillError> {
+        Self::rebuild(&UnpauseDrillInput {
+            seed,
+            extra_clusters,
+            artifacts,
+        })
+        .await
+    }
+
+    /// Sets how many workload clusters the backup holds besides `tkg-vc-antrea` (before restoring).
+    pub fn with_extra_clusters(&mut self, extra_clusters: usize) {
+        self.input.extra_clusters = extra_clusters;
+        self.topology = Topology::runbook_t(self.input.seed, extra_clusters);
+    }
+
     /// The workload clusters this drill restores.
     pub fn topology(&self) -> &Topology {
         &self.topology
