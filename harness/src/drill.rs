@@ -224,7 +224,7 @@ pub struct UnpauseDrill {
     input: UnpauseDrillInput,
     topology: Topology,
     // Kept alive for the drill's duration: the server stops and the folder goes when dropped.
-    _work: tempfile::TempDir,
+    work: tempfile::TempDir,
     _server: ApiServer,
     client: Client,
     shell: Shell,
@@ -270,7 +270,7 @@ impl UnpauseDrill {
         Ok(UnpauseDrill {
             input: input.clone(),
             topology,
-            _work: work,
+            work,
             _server: server,
             client,
             shell,
@@ -289,6 +289,11 @@ impl UnpauseDrill {
             artifacts,
         })
         .await
+    }
+
+    /// The management cluster's kubeconfig (valid while the drill is alive).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.work.path().join("kubeconfig")
     }
 
     /// Sets how many workload clusters the backup holds besides `tkg-vc-antrea` (before restoring).
@@ -405,7 +410,7 @@ impl UnpauseDrill {
     }
 
     /// Judges the outcome through the API; a failed drill leaves a diagnostics bundle.
-    pub async fn verify(self) -> Result<DrillReport, DrillError> {
+    pub async fn verify(&self) -> Result<DrillReport, DrillError> {
         let after = Api::<Cluster>::all(self.client.clone())
             .list(&ListParams::default())
             .await
@@ -428,9 +433,9 @@ impl UnpauseDrill {
         clusters.sort_by(|x, y| (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name)));
         let report = DrillReport {
             seed: self.input.seed,
-            steps: self.steps,
+            steps: self.steps.clone(),
             clusters,
-            cluster_list_after_restore: self.cluster_list_after_restore,
+            cluster_list_after_restore: self.cluster_list_after_restore.clone(),
         };
         if !report.passed() {
             let bundle = Bundle::create(&self.input.artifacts, &format!("unpause-seed-{}", self.input.seed))?;

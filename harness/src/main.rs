@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use drdrill::drill::{UnpauseDrillInput, run_unpause_drill};
+use drdrill::drill::{UnpauseDrill, UnpauseDrillInput, run_unpause_drill};
 
 /// Rehearse Kubernetes disaster recovery on an embedded simulator.
 #[derive(Debug, Parser)]
@@ -28,6 +28,10 @@ enum Command {
         /// Where a diagnostics bundle is written if the drill fails.
         #[arg(long, default_value = "drdrill-artifacts")]
         artifacts: PathBuf,
+        /// Keep the simulated management cluster running after the drill (also `DRDRILL_KEEP=1`)
+        /// and print how to reach it with kubectl; Ctrl-C ends it.
+        #[arg(long)]
+        keep: bool,
     },
     /// Measure the embedded API server; writes JSON and the table in BENCHMARKS.md.
     Bench {
@@ -63,16 +67,34 @@ async fn main() -> anyhow::Result<ExitCode> {
             seed,
             extra_clusters,
             artifacts,
+            keep,
         } => {
             let input = UnpauseDrillInput {
                 seed,
                 extra_clusters,
                 artifacts,
             };
-            let report = run_unpause_drill(&input, &mut |i, n, what| eprintln!("[{i}/{n}] {what}"))
-                .await
-                .with_context(|| format!("the drill could not run (seed {seed})"))?;
+            let keep = keep || std::env::var("DRDRILL_KEEP").is_ok_and(|v| v == "1");
+            if !keep {
+                let report = run_unpause_drill(&input, &mut |i, n, what| eprintln!("[{i}/{n}] {what}"))
+                    .await
+                    .with_context(|| format!("the drill could not run (seed {seed})"))?;
+                print!("\n{}", report.render());
+                return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            }
+            let context = || format!("the drill could not run (seed {seed})");
+            eprintln!("[1/4] rebuild the management cluster (embedded API server)");
+            let mut drill = UnpauseDrill::rebuild(&input).await.with_context(context)?;
+            eprintln!("[2/4] restore the backed-up Cluster objects, paused");
+            drill.restore_paused().await.with_context(context)?;
+            eprintln!("[3/4] run the runbook's unpause script (bash + kubectl)");
+            drill.unpause().await.with_context(context)?;
+            eprintln!("[4/4] verify through the Kubernetes API");
+            let report = drill.verify().await.with_context(context)?;
             print!("\n{}", report.render());
+            println!("\nKept running (--keep): export KUBECONFIG={}", drill.kubeconfig().display());
+            println!("then e.g. kubectl get clusters -A; press Ctrl-C to end the simulated cluster.");
+            tokio::signal::ctrl_c().await?;
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench {
