@@ -13,9 +13,8 @@ use drdrill_kube_sim::{ApiServer, ServerOptions};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
-use kube::{Client, Config, Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use support::Env;
@@ -31,14 +30,8 @@ async fn start() -> (ApiServer, Client, tempfile::TempDir) {
     })
     .await
     .expect("server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "admin@semantics").expect("kubeconfig");
-    let kubeconfig = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    (server, Client::try_from(config).expect("client"), dir)
+    let (client, dir) = support::kube_client(&server).await;
+    (server, client, dir)
 }
 
 fn cm(meta: Value) -> ConfigMap {

@@ -2,14 +2,15 @@
 //! selectors, selector transitions on a watch, bookmarks, timeouts, resuming from a
 //! resourceVersion and 410 after history is lost.
 
+mod support;
+
 use std::time::Duration;
 
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 async fn start_with(bookmark_interval: Duration) -> (ApiServer, Client, tempfile::TempDir) {
@@ -20,14 +21,8 @@ async fn start_with(bookmark_interval: Duration) -> (ApiServer, Client, tempfile
     })
     .await
     .expect("server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "admin@semantics").expect("kubeconfig");
-    let kubeconfig = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    (server, Client::try_from(config).expect("client"), dir)
+    let (client, dir) = support::kube_client(&server).await;
+    (server, client, dir)
 }
 
 async fn start() -> (ApiServer, Client, tempfile::TempDir) {

@@ -1,6 +1,8 @@
 //! kube-rs accepts the embedded API server: typed and dynamic CRUD, discovery, watchers,
 //! reflectors, controllers and 410 recovery.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -8,11 +10,10 @@ use std::time::Duration;
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Discovery};
 use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
-use kube::{Client, Config};
 
 async fn start() -> (ApiServer, Client, tempfile::TempDir) {
     let server = ApiServer::start(ServerOptions {
@@ -22,14 +23,7 @@ async fn start() -> (ApiServer, Client, tempfile::TempDir) {
     })
     .await
     .expect("server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "admin@kube-rs").expect("kubeconfig");
-    let kubeconfig = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    let client = Client::try_from(config).expect("client");
+    let (client, dir) = support::kube_client(&server).await;
     (server, client, dir)
 }
 

@@ -142,3 +142,16 @@ pub fn reference_file(relative: &str) -> Option<PathBuf> {
     eprintln!("SKIPPED: {} is missing", path.display());
     None
 }
+
+/// A kube-rs client for `server`, built from the kubeconfig the server writes (into the
+/// returned temp dir, which must outlive the client's use of it).
+pub async fn kube_client(server: &ApiServer) -> (kube::Client, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&path, "admin@test").expect("kubeconfig");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig parses");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config");
+    (kube::Client::try_from(config).expect("client"), dir)
+}
