@@ -8,6 +8,7 @@
 pub mod format;
 pub mod layout;
 pub mod s3;
+pub mod server;
 
 pub use format::{BackupArchive, BackupItem, FormatError, read_backup_tarball, write_backup_tarball};
 pub use layout::{BackupFile, BackupLayout, RestoreFile};

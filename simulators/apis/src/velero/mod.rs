@@ -6,6 +6,7 @@
 //! no status subresource upstream: Velero writes their status with ordinary updates).
 
 pub mod backup;
+pub mod deletebackuprequest;
 pub mod location;
 pub mod restore;
 pub mod schedule;
@@ -17,6 +18,9 @@ use schemars::{Schema, SchemaGenerator, json_schema};
 pub use backup::{
     Backup, BackupHooks, BackupPhase, BackupProgress, BackupResourceHook, BackupResourceHookSpec, BackupSpec, BackupStatus, ExecHook,
     HookErrorMode, HookStatus, Metadata, UploaderConfigForBackup,
+};
+pub use deletebackuprequest::{
+    BACKUP_UID_LABEL, DeleteBackupRequest, DeleteBackupRequestPhase, DeleteBackupRequestSpec, DeleteBackupRequestStatus,
 };
 pub use location::{
     BackupStorageLocation, BackupStorageLocationAccessMode, BackupStorageLocationPhase, BackupStorageLocationSpec,
@@ -53,7 +57,8 @@ pub const RESTORE_NAME_LABEL: &str = "velero.io/restore-name";
 /// The CRDs of this module, as a cluster installing Velero gets them.
 ///
 /// Generated from our types; the status subresource that kube-derive adds with a status type
-/// is removed from Backup, Restore and VolumeSnapshotLocation, which have none upstream.
+/// is removed from Backup, Restore, VolumeSnapshotLocation and DeleteBackupRequest, which have
+/// none upstream.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let without_status = |mut crd: CustomResourceDefinition| {
         for version in &mut crd.spec.versions {
@@ -67,6 +72,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Schedule::crd(),
         BackupStorageLocation::crd(),
         without_status(VolumeSnapshotLocation::crd()),
+        without_status(DeleteBackupRequest::crd()),
     ]
 }
 
@@ -107,6 +113,7 @@ mod tests {
             ("schedules.velero.io", "Schedule", None, true),
             ("backupstoragelocations.velero.io", "BackupStorageLocation", Some("bsl"), true),
             ("volumesnapshotlocations.velero.io", "VolumeSnapshotLocation", Some("vsl"), false),
+            ("deletebackuprequests.velero.io", "DeleteBackupRequest", None, false),
         ];
         for (name, kind, short, status) in expected {
             let crd = find(&crds, name);

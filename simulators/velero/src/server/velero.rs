@@ -1,0 +1,53 @@
+//! The whole Velero server as `velero install` deploys it: every controller of this module,
+//! run in one pass in the order Velero's manager would get to them.
+
+use crate::server::backup::BackupController;
+use crate::server::bsl::BackupStorageLocationController;
+use crate::server::deployment::VeleroPodRunner;
+use crate::server::gc::{DeleteBackupRequestController, GcController};
+use crate::server::restore::RestoreController;
+use crate::server::schedule::ScheduleController;
+use crate::server::sync::BackupSyncController;
+use crate::server::{Report, ServerContext, VeleroError};
+
+/// Every controller of the Velero server.
+pub struct VeleroServer {
+    pods: VeleroPodRunner,
+    locations: BackupStorageLocationController,
+    sync: BackupSyncController,
+    schedules: ScheduleController,
+    backups: BackupController,
+    restores: RestoreController,
+    gc: GcController,
+    deletions: DeleteBackupRequestController,
+}
+
+impl VeleroServer {
+    /// The server for Velero installed in `ctx.namespace`; `seed` names its pod.
+    pub fn new(ctx: ServerContext, seed: u64) -> Self {
+        VeleroServer {
+            pods: VeleroPodRunner::new(ctx.clone(), seed),
+            locations: BackupStorageLocationController::new(ctx.clone()),
+            sync: BackupSyncController::new(ctx.clone()),
+            schedules: ScheduleController::new(ctx.clone()),
+            backups: BackupController::new(ctx.clone()),
+            restores: RestoreController::new(ctx.clone()),
+            gc: GcController::new(ctx.clone()),
+            deletions: DeleteBackupRequestController::new(ctx),
+        }
+    }
+
+    /// One pass of every controller: the pod, location validation, backup sync, schedules,
+    /// backups, restores, expiry, deletions.
+    pub async fn pass(&self) -> Result<Report, VeleroError> {
+        let mut report = self.pods.reconcile_all().await?;
+        report.merge(self.locations.reconcile_all().await?);
+        report.merge(self.sync.reconcile_all().await?);
+        report.merge(self.schedules.reconcile_all().await?);
+        report.merge(self.backups.reconcile_all().await?);
+        report.merge(self.restores.reconcile_all().await?);
+        report.merge(self.gc.reconcile_all().await?);
+        report.merge(self.deletions.reconcile_all().await?);
+        Ok(report)
+    }
+}
