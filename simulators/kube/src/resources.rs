@@ -287,6 +287,45 @@ fn builtin_table() -> Vec<Builtin> {
             status: false,
             ..b("coordination.k8s.io", "v1", "leases", "lease", "Lease", true)
         },
+        // RBAC objects are stored and served (`velero install` creates a ClusterRoleBinding);
+        // the simulated server does not authorize requests by them.
+        Builtin {
+            status: false,
+            ..b(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterroles",
+                "clusterrole",
+                "ClusterRole",
+                false,
+            )
+        },
+        Builtin {
+            status: false,
+            ..b(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "clusterrolebindings",
+                "clusterrolebinding",
+                "ClusterRoleBinding",
+                false,
+            )
+        },
+        Builtin {
+            status: false,
+            ..b("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true)
+        },
+        Builtin {
+            status: false,
+            ..b(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "rolebindings",
+                "rolebinding",
+                "RoleBinding",
+                true,
+            )
+        },
         Builtin {
             short: &["crd", "crds"],
             categories: &["api-extensions"],
