@@ -28,20 +28,40 @@
 //!   Nodes of the workload cluster), `version` (lowest among Machines with a Ready Node),
 //!   `initialized` and `ready` (set once, never cleared), conditions `Resized`,
 //!   `MachinesCreated`, `MachinesSpecUpToDate`, `MachinesReady`, `Available` and a `Ready`
-//!   summary, which the Cluster controller mirrors as `ControlPlaneReady`.
+//!   summary, which the Cluster controller mirrors as `ControlPlaneReady`;
+//! * remediation (`reconcileUnhealthyMachines`, run after adoption and before any scaling):
+//!   first, a Machine the health check passes again (`HealthCheckSucceeded=True`) loses a
+//!   leftover `OwnerRemediated=False` (unless it is being deleted). Then the oldest Machine
+//!   marked by a MachineHealthCheck (`HealthCheckSucceeded=False` and `OwnerRemediated=False`)
+//!   is deleted — at most one per pass, and only if: there are more than 1 Machines ("KCP can't
+//!   remediate if current replicas are less or equal to 1"); at least `replicas` Machines (no
+//!   remediation while scaling up); none is being deleted; removing its etcd member keeps
+//!   quorum; and another Machine is healthy to take etcd leadership. A refusal leaves
+//!   `OwnerRemediated=False` with upstream's reason (`WaitingForRemediation` or
+//!   `RemediationFailed`) and message, and the pass goes on; a deletion sets
+//!   `OwnerRemediated=False/RemediationInProgress` and ends the pass. Scale-up then creates the
+//!   replacement (a new name, a new VM) once the deletion has finished. CAPI v1.2/v1.3 have no
+//!   exceptions to these rules (the v1.4+ retry and in-rollout exceptions are not modelled).
 //!
 //! Stand-ins: there is no kubeadm on the simulated nodes, so the control plane counts as
 //! initialized (upstream: the `kube-system/kubeadm-config` ConfigMap exists) once that ConfigMap
 //! exists or a control-plane Node is Ready; a Machine's control-plane components count as
 //! healthy when its Node is (upstream reads the static pods and etcd members). As in
 //! machineset.rs, a Machine gets `bootstrap.dataSecretName` = its own name instead of a
-//! KubeadmConfig. Not modelled: rollouts of outdated Machines (reported, not acted on),
-//! remediation, etcd membership, certificates, the kubeconfig Secret, KCP deletion.
+//! KubeadmConfig. The etcd members of the quorum check are the workload cluster's
+//! control-plane Nodes (stacked etcd: one member per control-plane Node, named after it); a
+//! member is healthy when a Machine has it as nodeRef and that Machine's Node is healthy (for
+//! `EtcdMemberHealthy`), and a member without a Machine counts as unhealthy, as upstream
+//! assumes. Not modelled: rollouts of outdated Machines (reported, not acted on), etcd
+//! membership changes (leadership forwarding, member removal, `reconcileEtcdMembers`),
+//! certificates, the kubeconfig Secret, KCP deletion.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use drdrill_apis::capi::conditions::{self, AVAILABLE, MACHINES_READY, MACHINES_SPEC_UP_TO_DATE, READY, RESIZED};
+use drdrill_apis::capi::conditions::{
+    self, AVAILABLE, HEALTH_CHECK_SUCCEEDED, MACHINES_READY, MACHINES_SPEC_UP_TO_DATE, OWNER_REMEDIATED, READY, RESIZED,
+};
 use drdrill_apis::capi::{
     CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, CONTROL_PLANE_NAME_LABEL, Cluster, Condition, DELETE_MACHINE_ANNOTATION, KubeadmControlPlane,
     Machine,
@@ -65,6 +85,12 @@ use super::{
 pub const KUBEADM_CLUSTER_CONFIGURATION_ANNOTATION: &str = "controlplane.cluster.x-k8s.io/kubeadm-cluster-configuration";
 /// `MachinesCreated`: the KCP could create the Machines it needs.
 pub const MACHINES_CREATED: &str = "MachinesCreated";
+/// `OwnerRemediated` reason: the remediation waits for a precondition.
+pub const WAITING_FOR_REMEDIATION: &str = "WaitingForRemediation";
+/// `OwnerRemediated` reason: the KCP deleted the Machine and waits for its replacement.
+pub const REMEDIATION_IN_PROGRESS: &str = "RemediationInProgress";
+/// `OwnerRemediated` reason: the remediation cannot proceed.
+pub const REMEDIATION_FAILED: &str = "RemediationFailed";
 
 /// Reconciles every KubeadmControlPlane of the management cluster.
 pub struct KubeadmControlPlaneController {
@@ -98,6 +124,52 @@ fn has_healthy_node(m: &Machine) -> bool {
     m.status
         .as_ref()
         .is_some_and(|s| s.node_ref.is_some() && conditions::find(&s.conditions, conditions::NODE_HEALTHY).is_some_and(Condition::is_true))
+}
+
+/// Whether `conditions` has `type_` with status False.
+fn is_false(conds: &[Condition], type_: &str) -> bool {
+    conditions::find(conds, type_).is_some_and(|c| c.status == "False")
+}
+
+/// `collections.HasUnhealthyCondition`: marked by a MachineHealthCheck and left to its owner.
+fn has_unhealthy_condition(m: &Machine) -> bool {
+    let conds = m.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    is_false(conds, HEALTH_CHECK_SUCCEEDED) && is_false(conds, OWNER_REMEDIATED)
+}
+
+/// Ordering of `SortedByCreationTimestamp` (ties by name, for determinism).
+fn by_age(a: &&Machine, b: &&Machine) -> std::cmp::Ordering {
+    let ta = a.meta().creation_timestamp.as_ref().map(|t| t.0);
+    let tb = b.meta().creation_timestamp.as_ref().map(|t| t.0);
+    ta.cmp(&tb).then_with(|| a.name_any().cmp(&b.name_any()))
+}
+
+/// The Node a Machine links to.
+fn node_name(m: &Machine) -> Option<String> {
+    m.status.as_ref()?.node_ref.as_ref()?.name.clone()
+}
+
+/// `canSafelyRemoveEtcdMember`: whether the etcd cluster of `members` keeps quorum without the
+/// member on `victim`'s Node — every other member counts, and is unhealthy unless a Machine of
+/// `machines` has it as its Node and that Node is healthy.
+fn can_safely_remove_etcd_member(members: &[String], machines: &[Machine], victim: &Machine) -> bool {
+    let victim_node = node_name(victim);
+    let (mut total, mut unhealthy) = (0usize, 0usize);
+    for member in members {
+        if victim_node.as_deref() == Some(member.as_str()) {
+            continue;
+        }
+        total += 1;
+        let healthy = machines
+            .iter()
+            .find(|m| node_name(m).as_deref() == Some(member.as_str()))
+            .is_some_and(has_healthy_node);
+        if !healthy {
+            unhealthy += 1;
+        }
+    }
+    let quorum = total / 2 + 1;
+    total - unhealthy >= quorum
 }
 
 /// A version as comparable numbers: `v1.24.10+vmware.1` → `[1, 24, 10]`.
@@ -307,6 +379,9 @@ impl KubeadmControlPlaneController {
             tracing::info!(kcp = %kcp.name_any(), "not all control plane machines are owned by this KubeadmControlPlane, refusing to operate in mixed management mode");
             return Ok(());
         }
+        if self.reconcile_unhealthy_machines(kcp, cluster, owned, machines_api, report).await? {
+            return Ok(());
+        }
         if owned.iter().any(|m| m.meta().deletion_timestamp.is_some()) {
             // `preflightChecks`: wait for the deletion in progress.
             return Ok(());
@@ -340,6 +415,132 @@ impl KubeadmControlPlaneController {
             }
         }
         Ok(())
+    }
+
+    /// `reconcileUnhealthyMachines`; returns whether the pass must end here (a Machine was
+    /// deleted, or the workload cluster cannot be reached to check etcd quorum).
+    async fn reconcile_unhealthy_machines(
+        &self,
+        kcp: &KubeadmControlPlane,
+        cluster: &Cluster,
+        owned: &mut [Machine],
+        machines_api: &Api<Machine>,
+        report: &mut Report,
+    ) -> Result<bool, ControllerError> {
+        let clock = self.clock.as_ref();
+        // Clean up a remediation that did not happen, on a Machine that is healthy again.
+        for m in owned.iter_mut() {
+            let conds = m.status.clone().unwrap_or_default().conditions;
+            let healthy_again = conditions::find(&conds, HEALTH_CHECK_SUCCEEDED).is_some_and(Condition::is_true);
+            if healthy_again && is_false(&conds, OWNER_REMEDIATED) && m.meta().deletion_timestamp.is_none() {
+                let kept: Vec<Condition> = conds.into_iter().filter(|c| c.type_ != OWNER_REMEDIATED).collect();
+                self.patch_conditions(machines_api, m, kept, report).await?;
+            }
+        }
+        let Some(victim) = owned.iter().filter(|m| has_unhealthy_condition(m)).min_by(by_age).cloned() else {
+            return Ok(false);
+        };
+        if victim.meta().deletion_timestamp.is_some() {
+            return Ok(false);
+        }
+        let desired = kcp.spec.replicas.unwrap_or(1);
+        let mut conds = victim.status.clone().unwrap_or_default().conditions;
+        let refusal = if owned.len() <= 1 {
+            Some((
+                WAITING_FOR_REMEDIATION,
+                "KCP can't remediate if current replicas are less or equal to 1".to_string(),
+            ))
+        } else if (owned.len() as i64) < i64::from(desired) {
+            Some((
+                WAITING_FOR_REMEDIATION,
+                format!("KCP waiting for having at least {desired} control plane machines before triggering remediation"),
+            ))
+        } else if owned.iter().any(|m| m.meta().deletion_timestamp.is_some()) {
+            Some((
+                WAITING_FOR_REMEDIATION,
+                "KCP waiting for control plane machine deletion to complete before triggering remediation".to_string(),
+            ))
+        } else {
+            let Some((nodes, _)) = self.workload_status(cluster).await else {
+                // Upstream fails the reconcile when it cannot read the etcd members.
+                return Ok(true);
+            };
+            let members: Vec<String> = nodes.into_keys().collect();
+            if !can_safely_remove_etcd_member(&members, owned, &victim) {
+                Some((
+                    WAITING_FOR_REMEDIATION,
+                    "KCP can't remediate this machine because this could result in etcd loosing quorum".to_string(),
+                ))
+            } else if !owned.iter().any(|m| !has_unhealthy_condition(m)) {
+                Some((
+                    REMEDIATION_FAILED,
+                    "A control plane machine needs remediation, but there is no healthy machine to forward etcd leadership to. Skipping remediation"
+                        .to_string(),
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some((reason, message)) = refusal {
+            tracing::info!(kcp = %kcp.name_any(), machine = %victim.name_any(), %message, "not remediating");
+            set_condition(&mut conds, false_condition(OWNER_REMEDIATED, reason, "Warning", &message), clock);
+            if let Some(slot) = owned.iter_mut().find(|m| m.name_any() == victim.name_any()) {
+                self.patch_conditions(machines_api, slot, conds, report).await?;
+            }
+            return Ok(false);
+        }
+        let ns = kcp.namespace().unwrap_or_default();
+        match machines_api.delete(&victim.name_any(), &DeleteParams::default()).await {
+            Ok(either) => {
+                report.deleted.push(key("Machine", &victim));
+                if let Some(m) = either.left()
+                    && let Some(slot) = owned.iter_mut().find(|o| o.name_any() == m.name_any())
+                {
+                    *slot = m;
+                }
+            }
+            Err(e) if is_not_found(&e) => return Ok(true),
+            Err(e) => return Err(e).ctx(|| format!("delete unhealthy Machine {ns}/{}", victim.name_any())),
+        }
+        set_condition(
+            &mut conds,
+            false_condition(OWNER_REMEDIATED, REMEDIATION_IN_PROGRESS, "Warning", ""),
+            clock,
+        );
+        if let Some(slot) = owned.iter_mut().find(|m| m.name_any() == victim.name_any()) {
+            self.patch_conditions(machines_api, slot, conds, report).await?;
+        }
+        Ok(true)
+    }
+
+    /// Writes a Machine's conditions when they changed, updating `m` in place (a Machine gone
+    /// meanwhile is left alone).
+    async fn patch_conditions(
+        &self,
+        machines_api: &Api<Machine>,
+        m: &mut Machine,
+        conds: Vec<Condition>,
+        report: &mut Report,
+    ) -> Result<(), ControllerError> {
+        if m.status.as_ref().map(|s| &s.conditions) == Some(&conds) {
+            return Ok(());
+        }
+        let patch = Patch::Merge(json!({"status": {"conditions": conds}}));
+        match machines_api.patch_status(&m.name_any(), &PatchParams::default(), &patch).await {
+            Ok(updated) => {
+                report.updated.push(key("Machine", m));
+                *m = updated;
+                Ok(())
+            }
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).ctx(|| {
+                format!(
+                    "update conditions of Machine {}/{}",
+                    m.namespace().unwrap_or_default(),
+                    m.name_any()
+                )
+            }),
+        }
     }
 
     /// `cloneConfigsAndGenerateMachine`.
@@ -590,6 +791,67 @@ mod tests {
         let mut flagged = same.clone();
         flagged[2] = machine("cp-w", "2022-12-07T17:05:00Z", None, true);
         assert_eq!(select_for_scale_down(&flagged).map(|m| m.name_any()).as_deref(), Some("cp-w"));
+    }
+
+    /// A control-plane Machine linked to Node `node` (healthy or not), with MHC marks.
+    fn cp(name: &str, node: Option<&str>, healthy: bool, marked: bool) -> Machine {
+        let mut m = machine(name, "2022-12-07T17:00:00Z", None, false);
+        let mut status = drdrill_apis::capi::MachineStatus {
+            node_ref: node.map(|n| k8s_openapi::api::core::v1::ObjectReference {
+                name: Some(n.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node_healthy = if healthy {
+            true_condition(conditions::NODE_HEALTHY)
+        } else {
+            false_condition(conditions::NODE_HEALTHY, "NodeConditionsFailed", "Warning", "")
+        };
+        status.conditions.push(node_healthy);
+        if marked {
+            status.conditions.push(false_condition(
+                HEALTH_CHECK_SUCCEEDED,
+                "MachineHasFailure",
+                "Warning",
+                "FailureReason: UpdateError",
+            ));
+            status
+                .conditions
+                .push(false_condition(OWNER_REMEDIATED, WAITING_FOR_REMEDIATION, "Warning", ""));
+        }
+        m.status = Some(status);
+        m
+    }
+
+    #[test]
+    fn etcd_quorum_is_projected_without_the_remediated_member() {
+        let members = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let stale = cp("cp-x", None, false, true);
+        assert!(has_unhealthy_condition(&stale));
+        let a = cp("cp-a", Some("cp-a"), true, false);
+        let b = cp("cp-b", Some("cp-b"), true, false);
+        let down = cp("cp-b", Some("cp-b"), false, false);
+        assert!(!has_unhealthy_condition(&a));
+        // Two healthy members and a ghost member without a Machine: 2 of 3 keep quorum.
+        let machines = vec![stale.clone(), a.clone(), b.clone()];
+        assert!(can_safely_remove_etcd_member(
+            &members(&["cp-a", "cp-b", "ghost"]),
+            &machines,
+            &stale
+        ));
+        // One healthy of two: no quorum.
+        let machines = vec![stale.clone(), a.clone(), down];
+        assert!(!can_safely_remove_etcd_member(&members(&["cp-a", "cp-b"]), &machines, &stale));
+        // The victim's own member does not count.
+        let victim = cp("cp-c", Some("cp-c"), false, true);
+        let machines = vec![victim.clone(), a, b];
+        assert!(can_safely_remove_etcd_member(
+            &members(&["cp-a", "cp-b", "cp-c"]),
+            &machines,
+            &victim
+        ));
+        assert!(!can_safely_remove_etcd_member(&[], &machines, &victim), "no members, no quorum");
     }
 
     #[test]

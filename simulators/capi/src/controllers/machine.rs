@@ -6,13 +6,19 @@
 //! * bootstrap is ready once `spec.bootstrap.dataSecretName` is set; the infrastructure
 //!   machine gets the Machine as its controller owner and the cluster-name label, and its
 //!   `spec.providerID`, `status.ready` and `status.addresses` are copied to the Machine;
-//! * an infrastructure machine deleted after the Machine was Running is a terminal failure
-//!   (`InvalidConfiguration`), as upstream reports it;
+//! * `reconcileExternal` copies the infrastructure machine's `status.failureReason` verbatim
+//!   and its `status.failureMessage` as `Failure detected from referenced resource <gvk> with
+//!   name "<name>": <message>` (set when present, never cleared);
+//! * an infrastructure machine deleted after the Machine's infrastructure was ready is a
+//!   terminal failure (`InvalidConfiguration`), as upstream reports it;
 //! * the Node whose `spec.providerID` equals the Machine's becomes `status.nodeRef`; the Node is
 //!   annotated with its Machine; `NodeHealthy` mirrors the Node's Ready condition and is
 //!   `False/NodeNotFound` once a linked Node disappears (what a MachineHealthCheck acts on);
 //! * `Ready` summarizes `BootstrapReady` and `InfrastructureReady`;
-//! * phases Pending → Provisioning → Provisioned → Running, Failed, Deleting;
+//! * phases as `reconcilePhase` computes them, each rule overriding the previous: Pending;
+//!   Provisioning once bootstrap is ready and the infrastructure is not; Provisioned once
+//!   `spec.providerID` is set; Running with a nodeRef and ready infrastructure; Failed with a
+//!   failureReason or failureMessage; Deleting;
 //! * deletion: (drain is out of scope) delete the infrastructure machine and wait until it is
 //!   gone, then delete the Node — upstream deletes the Node only after the infrastructure
 //!   (kubernetes-sigs/cluster-api#2565), else a still-running kubelet would re-register it —
@@ -133,12 +139,12 @@ impl MachineController {
         match &infra {
             None => {
                 status.infrastructure_ready = false;
-                if old.node_ref.is_some() && m.meta().deletion_timestamp.is_none() {
+                if old.infrastructure_ready && m.meta().deletion_timestamp.is_none() {
                     let r = &m.spec.infrastructure_ref;
                     status.failure_reason = Some("InvalidConfiguration".into());
                     status.failure_message = Some(format!(
-                        "Machine infrastructure resource {}/{} has been deleted after being ready",
-                        r.kind.clone().unwrap_or_default(),
+                        "Machine infrastructure resource {} with name {:?} has been deleted after being ready",
+                        gvk_string(r.api_version.as_deref().unwrap_or_default(), r.kind.as_deref().unwrap_or_default()),
                         r.name.clone().unwrap_or_default()
                     ));
                 }
@@ -150,6 +156,7 @@ impl MachineController {
             }
             Some(obj) => {
                 self.adopt_infrastructure(m, obj, report).await?;
+                copy_failures(obj, &mut status);
                 status.infrastructure_ready = obj.data.pointer("/status/ready").and_then(|v| v.as_bool()) == Some(true);
                 if let Some(addresses) = obj.data.pointer("/status/addresses") {
                     status.addresses = serde_json::from_value::<Vec<MachineAddress>>(addresses.clone()).unwrap_or_default();
@@ -197,7 +204,7 @@ impl MachineController {
         if status.bootstrap_ready && !status.infrastructure_ready {
             next = phase::PROVISIONING;
         }
-        if status.infrastructure_ready && status.node_ref.is_none() {
+        if provider_id.is_some() {
             next = phase::PROVISIONED;
         }
         if status.infrastructure_ready && status.node_ref.is_some() {
@@ -384,8 +391,64 @@ impl MachineController {
     }
 }
 
+/// `schema.GroupVersionKind.String()`: `infrastructure.cluster.x-k8s.io/v1beta1, Kind=VSphereMachine`.
+fn gvk_string(api_version: &str, kind: &str) -> String {
+    format!("{api_version}, Kind={kind}")
+}
+
+/// The failure part of `reconcileExternal`: a non-empty `status.failureReason` of the referenced
+/// object becomes the Machine's; a non-empty `status.failureMessage` becomes the Machine's,
+/// prefixed with where it was detected. Nothing is cleared.
+fn copy_failures(obj: &DynamicObject, status: &mut MachineStatus) {
+    let text = |pointer: &str| obj.data.pointer(pointer).and_then(|v| v.as_str()).filter(|t| !t.is_empty());
+    if let Some(reason) = text("/status/failureReason") {
+        status.failure_reason = Some(reason.to_string());
+    }
+    if let Some(message) = text("/status/failureMessage") {
+        let (api_version, kind) = obj.types.as_ref().map_or(("", ""), |t| (t.api_version.as_str(), t.kind.as_str()));
+        status.failure_message = Some(format!(
+            "Failure detected from referenced resource {} with name {:?}: {message}",
+            gvk_string(api_version, kind),
+            obj.name_any()
+        ));
+    }
+}
+
 impl Reconciler for MachineController {
     async fn reconcile_all(&self) -> Result<Report, ControllerError> {
         MachineController::reconcile_all(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_of_the_infrastructure_are_copied_as_upstream_words_them() {
+        let obj: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "VSphereMachine",
+            "metadata": {"name": "wc-md-0-abcde"},
+            "status": {"failureReason": "UpdateError", "failureMessage": "Unable to find VM by BIOS UUID 42. The vm was removed from infra"},
+        }))
+        .expect("object");
+        let mut status = MachineStatus::default();
+        copy_failures(&obj, &mut status);
+        assert_eq!(status.failure_reason.as_deref(), Some("UpdateError"));
+        assert_eq!(
+            status.failure_message.as_deref(),
+            Some(
+                "Failure detected from referenced resource infrastructure.cluster.x-k8s.io/v1beta1, Kind=VSphereMachine with name \"wc-md-0-abcde\": Unable to find VM by BIOS UUID 42. The vm was removed from infra"
+            )
+        );
+        // Empty or absent failures change nothing, and nothing is cleared.
+        let healthy: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "VSphereMachine",
+            "metadata": {"name": "wc-md-0-abcde"}, "status": {"failureReason": ""},
+        }))
+        .expect("object");
+        let before = status.clone();
+        copy_failures(&healthy, &mut status);
+        assert_eq!(status, before);
     }
 }

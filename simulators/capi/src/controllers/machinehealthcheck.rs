@@ -21,8 +21,12 @@
 //!   `unhealthyRange` (`[min-max]`) gate remediation: when exceeded, `RemediationAllowed` is
 //!   False/`TooManyUnhealthy`, `remediationsAllowed` 0 and the Machines only get their
 //!   `HealthCheckSucceeded` condition; otherwise unhealthy Machines also get
-//!   `OwnerRemediated=False/WaitingForRemediation` (unless a remediation is already under way),
-//!   which their MachineSet acts on by deleting them;
+//!   `OwnerRemediated=False/WaitingForRemediation` (unless a remediation is already under way:
+//!   the condition is present and not True), which their owner acts on — a MachineSet by
+//!   deleting them, a KubeadmControlPlane by its remediation rules (kubeadmcontrolplane.rs);
+//! * a Machine with a failure (an infrastructure machine whose VM vanished: CAPV's
+//!   `UpdateError`, copied by the Machine controller) is unhealthy at once, with the message
+//!   `FailureReason: <reason>` — no Node or timeout is consulted;
 //! * every time reads the injected [`Clock`]; comparisons are strict (`Before(now)`).
 //!
 //! Not simulated: external remediation templates (`spec.remediationTemplate` is ignored).

@@ -5,10 +5,20 @@
 //! `pkg/services/vimmachine.go`, `pkg/services/govmomi`), with the VSphereVM layer folded in:
 //! * nothing happens until the VSphereMachine has an owner Machine, the Cluster's
 //!   infrastructure is ready (`status.infrastructureReady`) and the Machine has bootstrap data;
-//! * the VM is named after the Machine (`generateVMObjectName`); it is looked up by BIOS UUID
-//!   when `spec.providerID` is set, else by name in the inventory (`findVM` falls back to the
-//!   inventory path) — so a VM that survived a lost management cluster is **adopted**, never
-//!   duplicated — and cloned only when neither finds one;
+//! * the VM is named after the Machine (`generateVMObjectName`). `findVM` looks it up by BIOS
+//!   UUID when the machine already had a VM (here: `spec.providerID` is set — the folded
+//!   VSphereVM's `spec.biosUUID`), and only then; otherwise by name in the inventory, so a VM
+//!   that survived a lost management cluster is **adopted**, never duplicated, and a VM is
+//!   cloned only for a machine that never had one;
+//! * a machine that had a VM which is no longer found by its BIOS UUID (removed from vCenter
+//!   directly, or a Machine restored by Velero after it had been deleted) is **not** given a new
+//!   VM: CAPV v1.4–v1.7 `ReconcileVM` sets `status.failureReason = UpdateError` and
+//!   `status.failureMessage = "Unable to find VM by BIOS UUID <uuid>. The vm was removed from
+//!   infra"` and returns; `status.ready` and the conditions are left as they were. From then on
+//!   the failed object is not reconciled any more (`SyncFailureReason` → "Error state
+//!   detected, skipping reconciliation") — the Machine controller copies the failure to the
+//!   Machine and a MachineHealthCheck has its owner replace it. (CAPV v1.8 replaced the failure
+//!   by a `VMProvisioned=False/NotFoundByBIOSUUID` condition; TKG 2.1 ships v1.5.)
 //! * a powered-off VM is powered on (`reconcilePowerState`);
 //! * `spec.providerID = vsphere://<bios-uuid>`, `status.ready` once the VM runs, addresses;
 //! * the finalizer `vspheremachine.infrastructure.cluster.x-k8s.io` holds deletion until the VM
@@ -34,6 +44,25 @@ use crate::site::{PowerState, Site, Vm, VmRole, VmSpec};
 
 /// `VMProvisioned`: the VM exists and runs.
 pub const VM_PROVISIONED: &str = "VMProvisioned";
+
+/// What `findVM` found.
+#[derive(Debug, Clone, PartialEq)]
+enum Lookup {
+    /// The machine's VM.
+    Found(Vm),
+    /// The machine had a VM with this BIOS UUID, and it is gone.
+    NotFoundByBiosUuid(String),
+    /// The machine never had a VM and none carries its name.
+    NotFound,
+}
+
+/// CAPI's `UpdateMachineError`, the failure reason CAPV sets when a VM vanished.
+pub const UPDATE_MACHINE_ERROR: &str = "UpdateError";
+
+/// The failure message CAPV sets for a VM no longer found by its BIOS UUID.
+pub fn vm_removed_message(bios_uuid: &str) -> String {
+    format!("Unable to find VM by BIOS UUID {bios_uuid}. The vm was removed from infra")
+}
 
 /// Reconciles every VSphereMachine of the management cluster against one Site.
 pub struct VSphereMachineController {
@@ -78,15 +107,16 @@ impl VSphereMachineController {
         run_every(self, "vspheremachine", period).await;
     }
 
-    /// The VM of a VSphereMachine: by BIOS UUID when it has a provider ID, then by name.
-    fn find_vm(&self, vsm: &VSphereMachine, name: &str) -> Option<Vm> {
-        let by_uuid = vsm
-            .spec
-            .provider_id
-            .as_deref()
-            .and_then(uuid_of)
-            .and_then(|uuid| self.site.list().into_iter().find(|vm| vm.uuid == uuid));
-        by_uuid.or_else(|| self.site.vm(name))
+    /// `findVM`: the VM of a VSphereMachine — by BIOS UUID only when it has one (a provider
+    /// ID), else by name.
+    fn find_vm(&self, vsm: &VSphereMachine, name: &str) -> Lookup {
+        match vsm.spec.provider_id.as_deref().and_then(uuid_of) {
+            Some(uuid) => match self.site.list().into_iter().find(|vm| vm.uuid == uuid) {
+                Some(vm) => Lookup::Found(vm),
+                None => Lookup::NotFoundByBiosUuid(uuid.to_string()),
+            },
+            None => self.site.vm(name).map_or(Lookup::NotFound, Lookup::Found),
+        }
     }
 
     async fn reconcile(&self, vsm: &VSphereMachine, report: &mut Report) -> Result<(), ControllerError> {
@@ -114,7 +144,7 @@ impl VSphereMachineController {
         }
         let vm_name = machine.as_ref().map(|m| m.name_any()).unwrap_or_else(|| vsm.name_any());
         if vsm.meta().deletion_timestamp.is_some() {
-            if let Some(vm) = self.find_vm(vsm, &vm_name) {
+            if let Lookup::Found(vm) = self.find_vm(vsm, &vm_name) {
                 self.site.delete_vm(&vm.name)?;
                 report.deleted.push(format!("VM/{}", vm.name));
             }
@@ -132,6 +162,14 @@ impl VSphereMachineController {
             return Ok(());
         }
         let Some(machine) = machine else { return Ok(()) }; // waiting for the Machine's ownerReference
+        let failed = vsm
+            .status
+            .as_ref()
+            .is_some_and(|s| s.failure_reason.is_some() || s.failure_message.is_some());
+        if failed {
+            // `SyncFailureReason`: "Error state detected, skipping reconciliation".
+            return Ok(());
+        }
         if !vsm.finalizers().iter().any(|f| f == MACHINE_FINALIZER) {
             let mut finalizers = vsm.finalizers().to_vec();
             finalizers.push(MACHINE_FINALIZER.into());
@@ -165,8 +203,14 @@ impl VSphereMachineController {
         }
 
         let vm = match self.find_vm(vsm, &vm_name) {
-            Some(vm) => vm,
-            None => {
+            Lookup::Found(vm) => vm,
+            Lookup::NotFoundByBiosUuid(uuid) => {
+                status.failure_reason = Some(UPDATE_MACHINE_ERROR.into());
+                status.failure_message = Some(vm_removed_message(&uuid));
+                tracing::info!(vspheremachine = %vsm.name_any(), bios_uuid = %uuid, "VM not found by BIOS UUID; not cloning a new one");
+                return self.patch_status(vsm, &api, &old, &status, report).await;
+            }
+            Lookup::NotFound => {
                 let role = if machine.labels().contains_key(CONTROL_PLANE_LABEL) {
                     VmRole::ControlPlane
                 } else {
