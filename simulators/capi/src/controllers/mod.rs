@@ -25,6 +25,7 @@ pub mod machine;
 pub mod machinedeployment;
 pub mod machinehealthcheck;
 pub mod machineset;
+pub mod tkr;
 pub mod vspherecluster;
 pub mod vspheremachine;
 
@@ -34,6 +35,7 @@ pub use machine::MachineController;
 pub use machinedeployment::MachineDeploymentController;
 pub use machinehealthcheck::MachineHealthCheckController;
 pub use machineset::MachineSetController;
+pub use tkr::{TkrController, TkrRelease};
 pub use vspherecluster::VSphereClusterController;
 pub use vspheremachine::VSphereMachineController;
 
