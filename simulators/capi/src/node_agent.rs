@@ -247,3 +247,48 @@ impl NodeLifecycle {
         Ok(changed)
     }
 }
+
+/// The vSphere cloud provider's node lifecycle controller (cloud-controller-manager): a Node
+/// that is not Ready and whose VM no longer exists at the Site is deleted, as upstream's
+/// `CloudNodeLifecycleController` does when `InstanceExistsByProviderID` says the instance is
+/// gone. Ready Nodes are never touched, whatever the inventory says.
+#[derive(Clone)]
+pub struct CloudNodeLifecycle {
+    site: Site,
+    client: Client,
+}
+
+impl CloudNodeLifecycle {
+    /// The controller of the workload cluster behind `client`, asking `site` about instances.
+    pub fn new(site: Site, client: Client) -> Self {
+        CloudNodeLifecycle { site, client }
+    }
+
+    /// Deletes not-Ready Nodes whose VM is gone; returns their names.
+    pub async fn sync(&self) -> Result<Vec<String>, kube::Error> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let vms = self.site.list();
+        let mut deleted = Vec::new();
+        for node in nodes.list(&Default::default()).await? {
+            let ready = node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.status == "True");
+            let Some(provider_id) = node.spec.as_ref().and_then(|s| s.provider_id.clone()) else {
+                continue;
+            };
+            if ready || !provider_id.starts_with("vsphere://") || vms.iter().any(|vm| vm.provider_id() == provider_id) {
+                continue;
+            }
+            let name = node.name_any();
+            match nodes.delete(&name, &Default::default()).await {
+                Ok(_) => deleted.push(name),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+}
