@@ -259,45 +259,105 @@ pub fn render_cluster_list(rows: &[ClusterRow]) -> String {
     )
 }
 
+/// The label a management cluster's own Cluster object carries.
+pub const MANAGEMENT_ROLE_LABEL: &str = "cluster-role.tkg.tanzu.vmware.com/management";
+
+/// Which clusters `tanzu cluster list` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Only this namespace; `None` lists every namespace (`-A`).
+    pub namespace: Option<String>,
+    /// Show the management cluster's own Cluster too (`--include-management-cluster`).
+    pub include_management_cluster: bool,
+}
+
+/// The Cluster API objects of one namespace (or of all), read through the API.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterApiObjects {
+    /// Clusters.
+    pub clusters: Vec<Cluster>,
+    /// KubeadmControlPlanes.
+    pub kcps: Vec<KubeadmControlPlane>,
+    /// MachineDeployments.
+    pub mds: Vec<MachineDeployment>,
+    /// Machines.
+    pub machines: Vec<Machine>,
+}
+
+impl ClusterApiObjects {
+    /// Lists the objects in `namespace`, or in every namespace when `None`.
+    pub async fn read(client: &Client, namespace: Option<&str>) -> Result<Self, kube::Error> {
+        async fn list<K>(client: &Client, namespace: Option<&str>) -> Result<Vec<K>, kube::Error>
+        where
+            K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+                + Clone
+                + serde::de::DeserializeOwned
+                + std::fmt::Debug,
+        {
+            let api = match namespace {
+                Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+                None => Api::<K>::all(client.clone()),
+            };
+            Ok(api.list(&ListParams::default()).await?.items)
+        }
+        Ok(ClusterApiObjects {
+            clusters: list(client, namespace).await?,
+            kcps: list(client, namespace).await?,
+            mds: list(client, namespace).await?,
+            machines: list(client, namespace).await?,
+        })
+    }
+
+    /// The row of `cluster`, from its control plane (its `controlPlaneRef`) and the
+    /// MachineDeployments and Machines labelled with its name.
+    pub fn row(&self, cluster: &Cluster, now: Timestamp) -> ClusterRow {
+        let ns = cluster.namespace();
+        let name = cluster.name_any();
+        let ours = |o_ns: Option<String>, labels: &std::collections::BTreeMap<String, String>| {
+            o_ns == ns && labels.get(CLUSTER_NAME_LABEL) == Some(&name)
+        };
+        let kcp = cluster
+            .spec
+            .control_plane_ref
+            .as_ref()
+            .and_then(|r| self.kcps.iter().find(|k| k.namespace() == ns && Some(k.name_any()) == r.name));
+        let mds: Vec<&MachineDeployment> = self.mds.iter().filter(|m| ours(m.namespace(), m.labels())).collect();
+        let machines: Vec<&Machine> = self.machines.iter().filter(|m| ours(m.namespace(), m.labels())).collect();
+        cluster_row(
+            &ClusterObjects {
+                cluster,
+                kcp,
+                mds: &mds,
+                machines: &machines,
+            },
+            now,
+        )
+    }
+}
+
 /// Reads every Cluster with its control plane, MachineDeployments and Machines through the API
 /// and computes the rows, sorted by namespace and name.
 pub async fn cluster_list(client: &Client, now: Timestamp) -> Result<Vec<ClusterRow>, kube::Error> {
-    let lp = ListParams::default();
-    let clusters = Api::<Cluster>::all(client.clone()).list(&lp).await?.items;
-    let kcps = Api::<KubeadmControlPlane>::all(client.clone()).list(&lp).await?.items;
-    let mds = Api::<MachineDeployment>::all(client.clone()).list(&lp).await?.items;
-    let machines = Api::<Machine>::all(client.clone()).list(&lp).await?.items;
-    let mut rows: Vec<ClusterRow> = clusters
+    cluster_list_with(
+        client,
+        now,
+        &ListOptions {
+            namespace: None,
+            include_management_cluster: true,
+        },
+    )
+    .await
+}
+
+/// Like [`cluster_list`], limited as `tanzu cluster list` is by namespace and by whether the
+/// management cluster (the Cluster labelled [`MANAGEMENT_ROLE_LABEL`]) is shown.
+pub async fn cluster_list_with(client: &Client, now: Timestamp, options: &ListOptions) -> Result<Vec<ClusterRow>, kube::Error> {
+    let objects = ClusterApiObjects::read(client, options.namespace.as_deref()).await?;
+    let mut rows: Vec<ClusterRow> = objects
+        .clusters
         .iter()
-        .map(|c| {
-            let ns = c.namespace();
-            let same = |o: &dyn Fn() -> (Option<String>, Option<String>)| {
-                let (o_ns, o_cluster) = o();
-                o_ns == ns && o_cluster.as_deref() == Some(c.name_any().as_str())
-            };
-            let kcp = c
-                .spec
-                .control_plane_ref
-                .as_ref()
-                .and_then(|r| kcps.iter().find(|k| k.namespace() == ns && Some(k.name_any()) == r.name));
-            let c_mds: Vec<&MachineDeployment> = mds
-                .iter()
-                .filter(|m| same(&|| (m.namespace(), m.labels().get(CLUSTER_NAME_LABEL).cloned())))
-                .collect();
-            let c_machines: Vec<&Machine> = machines
-                .iter()
-                .filter(|m| same(&|| (m.namespace(), m.labels().get(CLUSTER_NAME_LABEL).cloned())))
-                .collect();
-            cluster_row(
-                &ClusterObjects {
-                    cluster: c,
-                    kcp,
-                    mds: &c_mds,
-                    machines: &c_machines,
-                },
-                now,
-            )
-        })
+        .filter(|c| options.include_management_cluster || !c.labels().contains_key(MANAGEMENT_ROLE_LABEL))
+        .map(|c| objects.row(c, now))
         .collect();
     rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Ok(rows)
