@@ -42,17 +42,23 @@ pub fn find_on_path(program: &str) -> Option<PathBuf> {
 /// Runs commands with a kubeconfig and a private HOME, as an operator's shell would.
 #[derive(Debug, Clone)]
 pub struct Shell {
-    kubeconfig: PathBuf,
+    kubeconfig: std::ffi::OsString,
     home: PathBuf,
 }
 
 impl Shell {
     /// A shell whose kubectl talks to the cluster in `kubeconfig`; `home` keeps kubectl's cache.
     pub fn new(kubeconfig: &Path, home: &Path) -> Result<Self, CommandError> {
+        Shell::with_kubeconfig_list(kubeconfig.as_os_str().to_os_string(), home)
+    }
+
+    /// A shell whose `KUBECONFIG` is a list of files (joined with the platform's separator), which
+    /// kubectl merges.
+    pub fn with_kubeconfig_list(kubeconfig: std::ffi::OsString, home: &Path) -> Result<Self, CommandError> {
         find_on_path("kubectl").ok_or(CommandError::Missing { tool: "kubectl" })?;
         find_on_path("bash").ok_or(CommandError::Missing { tool: "bash" })?;
         Ok(Shell {
-            kubeconfig: kubeconfig.to_path_buf(),
+            kubeconfig,
             home: home.to_path_buf(),
         })
     }

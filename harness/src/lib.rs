@@ -4,8 +4,13 @@
 pub mod bench;
 pub mod diagnostics;
 pub mod drift;
-pub mod drill;
 pub mod kubectl;
+pub mod mgmt_config;
+pub mod mitigate;
+pub mod operator;
 pub mod report;
 pub mod runbook;
+pub mod suite;
 pub mod tanzu;
+pub mod velero;
+pub mod world;

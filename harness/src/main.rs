@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use drdrill::drill::{UnpauseDrill, UnpauseDrillInput, run_unpause_drill};
 
 /// Rehearse Kubernetes disaster recovery on an embedded simulator.
 #[derive(Debug, Parser)]
@@ -17,19 +16,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a DR drill on the embedded simulator (today: Runbook T's unpause step).
+    /// Run the DR drills: every Gherkin feature (default: the built-in suite — Runbook T's full
+    /// restore and its three drift families) on the embedded simulator. Prints each step as it
+    /// runs and a summary; exits non-zero when a scenario fails. A failed scenario writes a
+    /// diagnostics bundle under --artifacts.
     Drill {
-        /// Seed for every generated name; the same seed reproduces the same drill.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Workload clusters to restore besides the runbook's tkg-vc-antrea.
-        #[arg(long, default_value_t = 4)]
-        extra_clusters: usize,
-        /// Where a diagnostics bundle is written if the drill fails.
+        /// Feature files or folders (default: ./features if present, else the built-in suite).
+        features: Vec<PathBuf>,
+        /// Only scenarios matching this tag expression, e.g. `@drift and not @slow`.
+        #[arg(long)]
+        tags: Option<String>,
+        /// Scenarios run at once (each has its own servers, ports, bucket and folders).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Where diagnostics bundles of failed scenarios are written.
         #[arg(long, default_value = "drdrill-artifacts")]
         artifacts: PathBuf,
-        /// Keep the simulated management cluster running after the drill (also `DRDRILL_KEEP=1`)
-        /// and print how to reach it with kubectl; Ctrl-C ends it.
+    },
+    /// Build a world and keep it running until Ctrl-C: a management cluster with Velero
+    /// installed, workload clusters, an S3 store. Prints kubeconfigs, contexts and the S3
+    /// endpoint so you can use the real kubectl and `drdrill velero` / `drdrill tanzu` against it.
+    Up {
+        /// Workload clusters (the first is the runbook's tkg-vc-antrea).
+        #[arg(long, default_value_t = 1)]
+        clusters: usize,
+        /// Seed for every generated name.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Keep the working folder (kubeconfigs, credentials) after Ctrl-C.
         #[arg(long)]
         keep: bool,
     },
@@ -44,6 +58,26 @@ enum Command {
         /// The Markdown file whose results table is rewritten.
         #[arg(long, default_value = "BENCHMARKS.md")]
         markdown: PathBuf,
+    },
+    /// The tanzu CLI as Runbook T uses it (cluster list/get/scale/kubeconfig get, kubernetes-release get),
+    /// against the management cluster of --kubeconfig; `drdrill tanzu --help` lists the commands.
+    Tanzu {
+        /// The management cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// The words after `tanzu`, e.g. `cluster get tkg-vc-antrea`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The velero CLI (v1.9.5) as the runbooks use it (install, backup, restore, schedule,
+    /// backup-location get, version); `drdrill velero --help` lists the verbs.
+    Velero {
+        /// The cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// The words after `velero`, e.g. `backup get`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run an embedded API server until interrupted, for poking at it with kubectl.
     Serve {
@@ -64,39 +98,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         .init();
     match Cli::parse().command {
         Command::Drill {
-            seed,
-            extra_clusters,
+            features,
+            tags,
+            concurrency,
             artifacts,
-            keep,
-        } => {
-            let input = UnpauseDrillInput {
-                seed,
-                extra_clusters,
-                artifacts,
-            };
-            let keep = keep || std::env::var("DRDRILL_KEEP").is_ok_and(|v| v == "1");
-            if !keep {
-                let report = run_unpause_drill(&input, &mut |i, n, what| eprintln!("[{i}/{n}] {what}"))
-                    .await
-                    .with_context(|| format!("the drill could not run (seed {seed})"))?;
-                print!("\n{}", report.render());
-                return Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
-            }
-            let context = || format!("the drill could not run (seed {seed})");
-            eprintln!("[1/4] rebuild the management cluster (embedded API server)");
-            let mut drill = UnpauseDrill::rebuild(&input).await.with_context(context)?;
-            eprintln!("[2/4] restore the backed-up Cluster objects, paused");
-            drill.restore_paused().await.with_context(context)?;
-            eprintln!("[3/4] run the runbook's unpause script (bash + kubectl)");
-            drill.unpause().await.with_context(context)?;
-            eprintln!("[4/4] verify through the Kubernetes API");
-            let report = drill.verify().await.with_context(context)?;
-            print!("\n{}", report.render());
-            println!("\nKept running (--keep): export KUBECONFIG={}", drill.kubeconfig().display());
-            println!("then e.g. kubectl get clusters -A; press Ctrl-C to end the simulated cluster.");
-            tokio::signal::ctrl_c().await?;
-            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
+        } => drill(features, tags, concurrency, artifacts).await,
+        Command::Up { clusters, seed, keep } => up(clusters, seed, keep).await,
         Command::Bench {
             list_objects,
             json,
@@ -118,6 +125,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             print!("{}", report.table());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tanzu { kubeconfig, args } => run_tanzu(kubeconfig, &args).await,
+        Command::Velero { kubeconfig, args } => run_velero(kubeconfig, &args).await,
         Command::Serve { kubeconfig, context } => {
             let server = drdrill_kube_sim::ApiServer::start(Default::default()).await?;
             server
@@ -133,4 +142,154 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `drdrill tanzu …`: the emulated tanzu CLI on the management cluster of `kubeconfig`; kubeconfig
+/// files it writes go under the current directory (`./.kube/config` by default).
+async fn run_tanzu(kubeconfig: Option<PathBuf>, args: &[String]) -> anyhow::Result<ExitCode> {
+    match drdrill::tanzu::check_args(args) {
+        Ok(Some(help)) => {
+            print!("{help}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let config = match &kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("using {}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("finding a kubeconfig for the management cluster")?,
+    };
+    let env = drdrill::tanzu::TanzuEnv {
+        client: kube::Client::try_from(config).context("building the management cluster client")?,
+        clock: std::sync::Arc::new(drdrill_kube_sim::clock::SystemClock),
+        workdir: std::env::current_dir().context("finding the current directory")?,
+    };
+    let mut out = std::io::stdout();
+    match drdrill::tanzu::run(args, &env, &mut out).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(drdrill::tanzu::TanzuCliError::Usage(usage)) => {
+            eprintln!("{usage}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `drdrill velero …`: the emulated velero CLI against the cluster of `kubeconfig`.
+async fn run_velero(kubeconfig: Option<PathBuf>, args: &[String]) -> anyhow::Result<ExitCode> {
+    let config = match &kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("using {}", path.display()))?
+        }
+        None => kube::Config::infer().await.context("finding a kubeconfig for the cluster")?,
+    };
+    let client = kube::Client::try_from(config).context("building the cluster client")?;
+    let env = drdrill::velero::VeleroEnv::new(client, std::sync::Arc::new(drdrill_kube_sim::clock::SystemClock));
+    let mut out = std::io::stdout();
+    match drdrill::velero::run(args, &env, &mut out).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(drdrill::velero::VeleroCliError::Usage(usage)) => {
+            eprintln!("{usage}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => {
+            eprintln!("An error occurred: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn drill(features: Vec<PathBuf>, tags: Option<String>, concurrency: usize, artifacts: PathBuf) -> anyhow::Result<ExitCode> {
+    // Without paths: the checkout's features/, or the suite built into the binary.
+    let mut builtin = None;
+    let features = if !features.is_empty() {
+        features
+    } else if std::path::Path::new("features").is_dir() {
+        vec![PathBuf::from("features")]
+    } else {
+        let dir = drdrill::suite::embedded::write_to_temp_dir().context("writing the built-in features")?;
+        let path = dir.path().to_path_buf();
+        builtin = Some(dir);
+        vec![path]
+    };
+    let options = drdrill::suite::SuiteOptions {
+        features,
+        concurrency,
+        tags,
+        artifacts: artifacts.clone(),
+    };
+    let summary = drdrill::suite::run(&options).await?;
+    drop(builtin);
+    print!("\n{}", summary.render(&artifacts));
+    Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> {
+    use drdrill::world::World;
+    let config = drdrill::mgmt_config::ManagementConfig::runbook_example("tkg-mgmt-vc");
+    let topology = drdrill_scenarios::Topology::runbook_t(seed, clusters.saturating_sub(1));
+    let mut world = World::create(config, topology, &mut |what| eprintln!("up: {what}"))
+        .await
+        .context("building the world")?;
+    let mut operator = drdrill::operator::Operator::new(world.work_dir());
+    operator.set_variables(&world);
+    std::fs::write(
+        world.work_dir().join("VELERO-CREDS"),
+        format!(
+            "[default]\naws_access_key_id={}\naws_secret_access_key={}\n",
+            drdrill::world::S3_ACCESS_KEY,
+            drdrill::world::S3_SECRET_KEY
+        ),
+    )?;
+    eprintln!("up: velero install (Runbook T's command)");
+    let install = operator.run(&world, drdrill::runbook::VELERO_INSTALL).await?;
+    anyhow::ensure!(install.success, "velero install failed:\n{}{}", install.stderr, install.stdout);
+    world.settle(5000).await?;
+    print!("{}", world.describe());
+    println!(
+        "Ctrl-C stops everything{}.",
+        if keep {
+            " (the working folder is kept)"
+        } else {
+            " and removes the working folder"
+        }
+    );
+    let mut last = std::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    // One listener for the whole loop: a SIGINT that arrives while a round runs is not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = tick.tick() => {
+                let elapsed = last.elapsed();
+                last = std::time::Instant::now();
+                if let Err(e) = world.tick(elapsed).await {
+                    eprintln!("up: a round failed (retried): {e}");
+                }
+            }
+        }
+    }
+    if keep {
+        let dir = world.keep_work_dir();
+        println!("kept {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,14 @@ do
 done
 "#;
 
+/// Runbook T, "Deploy Velero to the management cluster": `velero install` with the runbook's
+/// plugins, on one line, with `$BUCKET`, `$REGION` and the credentials file of its MinIO example.
+pub const VELERO_INSTALL: &str = "velero install --provider aws --plugins projects.registry.vmware.com/tkg/velero/velero-plugin-for-aws:v1.5.3_vmware.1,projects.registry.vmware.com/tkg/velero/velero-mgmt-cluster-plugin:v0.1.0_vmware.1 --bucket $BUCKET --backup-location-config region=$REGION --secret-file ./VELERO-CREDS";
+
+/// Runbook T, "Back up workload-cluster objects".
+pub const VELERO_BACKUP: &str =
+    "velero backup create my-backup --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait";
+
 /// Runbook T, ghost workers step 3.1 (the count follows): scale workers to the expected count.
 pub const SCALE_WORKERS: &str = "tanzu cluster scale ${cluster_name} --worker-machine-count";
 /// Runbook T, ghost workers step 3.2: drain the ghost node.
@@ -69,5 +77,42 @@ mod tests {
             blocks.iter().any(|b| b == super::UNPAUSE_ALL_NAMESPACES),
             "UNPAUSE_ALL_NAMESPACES is not a code block of RUNBOOKS.md"
         );
+        assert!(
+            blocks.iter().any(|b| b.trim_end() == super::VELERO_BACKUP),
+            "VELERO_BACKUP is not a code block of RUNBOOKS.md"
+        );
+        // The install block continues lines with `\` and marks optional flags with brackets:
+        // joined, without the kubeconfig flag and with the credentials file, it is our line.
+        let install = blocks
+            .iter()
+            .find(|b| b.starts_with("velero install"))
+            .expect("RUNBOOKS.md has the velero install block");
+        let joined = install.replace(" \\\n  ", " ");
+        let resolved = joined
+            .trim_end()
+            .replace(" [--kubeconfig ...]", "")
+            .replace("[--secret-file ./VELERO-CREDS]", "--secret-file ./VELERO-CREDS");
+        assert_eq!(resolved, super::VELERO_INSTALL);
+    }
+
+    /// The features run the runbook's install and backup lines as these constants hold them.
+    #[test]
+    fn features_quote_the_same_lines() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("features");
+        for entry in std::fs::read_dir(dir).expect("features/") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("feature");
+            for line in text
+                .lines()
+                .filter(|l| l.contains("\"velero install") || l.contains("\"velero backup create my-backup"))
+            {
+                let quoted = line.split('"').nth(1).expect("a quoted command");
+                assert!(
+                    quoted == super::VELERO_INSTALL || quoted == super::VELERO_BACKUP,
+                    "{}: {quoted:?} is not the runbook's line",
+                    path.display()
+                );
+            }
+        }
     }
 }

@@ -70,7 +70,7 @@ impl NodeAgent {
             "spec": {"providerID": vm.provider_id(), "taints": taints},
             "status": {
                 "conditions": [self.ready_condition(now)],
-                "addresses": [{"type": "Hostname", "address": vm.name}],
+                "addresses": [{"type": "InternalIP", "address": vm.ip_address()}, {"type": "Hostname", "address": vm.name}],
                 "nodeInfo": {"kubeletVersion": vm.kubelet_version, "kubeProxyVersion": vm.kubelet_version, "osImage": "Ubuntu 20.04.5 LTS",
                              "kernelVersion": "5.4.0-135-generic", "containerRuntimeVersion": "containerd://1.6.6", "operatingSystem": "linux",
                              "architecture": "amd64", "machineID": vm.uuid.replace('-', ""), "systemUUID": vm.uuid, "bootID": vm.uuid},

@@ -73,7 +73,15 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// The Kubernetes provider ID, as the vSphere cloud provider sets it.
+    /// The VM's IPv4 address, the kubelet's `InternalIP`.
+    pub fn ip_address(&self) -> String {
+        // The VM's DHCP lease on the site's 10.0.0.0/8 network, derived from its UUID.
+        let bytes: Vec<u8> = self.uuid.bytes().filter(u8::is_ascii_hexdigit).take(6).collect();
+        let octet = |i: usize| u8::from_str_radix(std::str::from_utf8(&bytes[i..i + 2]).unwrap_or("00"), 16).unwrap_or(0);
+        format!("10.{}.{}.{}", octet(0), octet(2), octet(4).clamp(2, 254))
+    }
+
+    /// The Kubernetes provider ID, as the vSphere cloud provider sets it (`vsphere://<uuid>`).
     pub fn provider_id(&self) -> String {
         format!("vsphere://{}", self.uuid)
     }

@@ -1,0 +1,49 @@
+//! The suite built into the binary, so `drdrill drill` works from any directory: the feature
+//! files of this checkout's `features/`, compiled in.
+
+/// `(file name, text)` of every built-in feature.
+pub const FEATURES: &[(&str, &str)] = &[
+    (
+        "tkg_full_restore.feature",
+        include_str!("../../../features/tkg_full_restore.feature"),
+    ),
+    (
+        "tkg_drift_stale_workers.feature",
+        include_str!("../../../features/tkg_drift_stale_workers.feature"),
+    ),
+    (
+        "tkg_drift_ghost_workers.feature",
+        include_str!("../../../features/tkg_drift_ghost_workers.feature"),
+    ),
+    (
+        "tkg_drift_control_plane_ghosts.feature",
+        include_str!("../../../features/tkg_drift_control_plane_ghosts.feature"),
+    ),
+];
+
+/// Writes the built-in features to a new temporary folder (removed when dropped).
+pub fn write_to_temp_dir() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("drdrill-features-").tempdir()?;
+    for (name, text) in FEATURES {
+        std::fs::write(dir.path().join(name), text)?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every file of features/ is built in, so the binary's suite is the checkout's suite.
+    #[test]
+    fn every_feature_file_is_built_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("features");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .expect("features/")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".feature"))
+            .collect();
+        on_disk.sort();
+        let mut built_in: Vec<String> = super::FEATURES.iter().map(|(n, _)| n.to_string()).collect();
+        built_in.sort();
+        assert_eq!(built_in, on_disk, "add new feature files to harness/src/suite/embedded.rs");
+    }
+}

@@ -1,0 +1,220 @@
+//! The Gherkin suite: the step definitions every `features/*.feature` is written in, and the
+//! runner `drdrill drill` and `cargo test` share.
+//!
+//! Steps read like the runbook: `When I run "<command>"` runs the runbook's command line through
+//! the operator's terminal ([`Operator`]: real kubectl, drdrill's velero and tanzu); disaster
+//! steps destroy and rebuild the management cluster or let time pass; verdict steps compare
+//! printed tables column by column ([`tables`]) and ask the drift report. Each scenario gets its
+//! own world (servers, ports, bucket, temp folders); on failure a diagnostics bundle is written.
+
+pub mod embedded;
+pub mod steps;
+pub mod tables;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cucumber::World as _;
+use cucumber::writer::Stats as _;
+use drdrill_scenarios::{Topology, WorkloadCluster};
+use jiff::Timestamp;
+
+use crate::kubectl::CommandOutput;
+use crate::mgmt_config::ManagementConfig;
+use crate::operator::Operator;
+use crate::world::World;
+
+/// One scenario's state.
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct DrillWorld {
+    /// The management cluster's configuration (from a Given step).
+    pub config: Option<ManagementConfig>,
+    /// Workload clusters to create.
+    pub clusters: Vec<WorkloadCluster>,
+    /// The seed.
+    pub seed: u64,
+    /// The simulated world, once created.
+    pub world: Option<World>,
+    /// The operator's terminal.
+    pub operator: Operator,
+    /// The last command's line and output.
+    pub last: Option<(String, CommandOutput)>,
+    /// When the last backup completed (virtual time), for RPO.
+    pub backup_completed: Option<Timestamp>,
+    /// When the management cluster was lost (virtual time), for RPO and RTO.
+    pub disaster: Option<Timestamp>,
+    /// Every command run, in order (for the diagnostics bundle).
+    pub transcript: Vec<String>,
+    // The operator's home folder; removed when the scenario ends.
+    _home: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for DrillWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrillWorld")
+            .field("seed", &self.seed)
+            .field("clusters", &self.clusters.len())
+            .field("commands", &self.transcript.len())
+            .finish()
+    }
+}
+
+impl DrillWorld {
+    fn new() -> std::io::Result<Self> {
+        let home = tempfile::Builder::new().prefix("drdrill-scenario-").tempdir()?;
+        Ok(DrillWorld {
+            config: None,
+            clusters: Vec::new(),
+            seed: 7,
+            world: None,
+            operator: Operator::new(home.path()),
+            last: None,
+            backup_completed: None,
+            disaster: None,
+            transcript: Vec::new(),
+            _home: home,
+        })
+    }
+
+    /// The world; a step that needs it before it exists is a mistake in the feature.
+    pub fn world(&self) -> &World {
+        self.world
+            .as_ref()
+            .expect("no world yet: a Given step must create the clusters first (\"… are running\")")
+    }
+
+    /// The world, mutably.
+    pub fn world_mut(&mut self) -> &mut World {
+        self.world
+            .as_mut()
+            .expect("no world yet: a Given step must create the clusters first (\"… are running\")")
+    }
+
+    /// The topology the Given steps described.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            management: self.config.as_ref().map(|c| c.cluster_name.clone()).unwrap_or_default(),
+            clusters: self.clusters.clone(),
+            seed: self.seed,
+        }
+    }
+}
+
+/// How the suite runs.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// Feature files or folders.
+    pub features: Vec<PathBuf>,
+    /// Scenarios run at once.
+    pub concurrency: usize,
+    /// A tag expression (cucumber's `--tags`), e.g. `not @docker`.
+    pub tags: Option<String>,
+    /// Where diagnostics bundles of failed scenarios go.
+    pub artifacts: PathBuf,
+}
+
+/// The suite's verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SuiteSummary {
+    /// Scenarios that passed.
+    pub passed: usize,
+    /// Scenarios that failed.
+    pub failed: usize,
+    /// Scenarios skipped (a step not defined, or a tool missing).
+    pub skipped: usize,
+    /// Steps that failed to parse or match.
+    pub parsing_errors: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl SuiteSummary {
+    /// The summary printed after the run.
+    pub fn render(&self, artifacts: &std::path::Path) -> String {
+        let rows = vec![vec![
+            self.passed.to_string(),
+            self.failed.to_string(),
+            self.skipped.to_string(),
+            self.parsing_errors.to_string(),
+            format!("{:.1}s", self.elapsed.as_secs_f64()),
+            if self.ok() { "PASSED" } else { "FAILED" }.to_string(),
+        ]];
+        let mut out = crate::report::columns(&["PASSED", "FAILED", "SKIPPED", "PARSE ERRORS", "TIME", "VERDICT"], &rows);
+        if self.failed > 0 {
+            out.push_str(&format!("diagnostics bundles of failed scenarios: {}\n", artifacts.display()));
+        }
+        if self.passed + self.failed + self.skipped == 0 {
+            out.push_str("no scenario ran: check the feature paths and --tags\n");
+        }
+        out
+    }
+
+    /// Whether a CI gate should pass.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.parsing_errors == 0 && self.skipped == 0 && self.passed > 0
+    }
+}
+
+/// Why the suite could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The tag expression does not parse.
+    #[error("--tags {expression:?}: {message}")]
+    Tags {
+        /// The expression.
+        expression: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A features path does not exist.
+    #[error("{0}: no such feature file or folder")]
+    Missing(PathBuf),
+}
+
+/// Runs the features and returns the verdict. Cucumber prints each scenario to standard output.
+pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
+    let started = std::time::Instant::now();
+    let tags = match &options.tags {
+        None => None,
+        Some(expression) => Some(
+            expression
+                .parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                .map_err(|e| SuiteError::Tags {
+                    expression: expression.clone(),
+                    message: e.to_string(),
+                })?,
+        ),
+    };
+    if let Some(missing) = options.features.iter().find(|p| !p.exists()) {
+        return Err(SuiteError::Missing(missing.clone()));
+    }
+    let mut summary = SuiteSummary::default();
+    for features in &options.features {
+        let artifacts = options.artifacts.clone();
+        let cli = cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty> {
+            tags_filter: tags.clone(),
+            ..Default::default()
+        };
+        let writer = DrillWorld::cucumber()
+            .max_concurrent_scenarios(options.concurrency.max(1))
+            .fail_on_skipped()
+            .after(move |_feature, _rule, scenario, event, world| {
+                let artifacts = artifacts.clone();
+                Box::pin(async move {
+                    if let (cucumber::event::ScenarioFinished::StepFailed(..), Some(world)) = (event, world) {
+                        steps::write_bundle(world, &artifacts, &scenario.name).await;
+                    }
+                })
+            })
+            .with_cli(cli)
+            .run(features.clone())
+            .await;
+        summary.passed += writer.scenarios_stats().passed;
+        summary.failed += writer.scenarios_stats().failed;
+        summary.skipped += writer.scenarios_stats().skipped;
+        summary.parsing_errors += writer.parsing_errors();
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}

@@ -1,0 +1,172 @@
+//! The `drdrill` binary as a CI gate and an engineer use it: `drdrill drill` exits 0 only when
+//! every scenario passes, reports unknown steps, unparsable features and unknown commands with
+//! the file and line, and writes a diagnostics bundle for a failed scenario; `drdrill up` serves
+//! a world kubectl can reach until SIGINT, then removes its folder.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn drdrill() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_drdrill"))
+}
+
+const BACKGROUND: &str = r#"
+  Background:
+    Given a TKG management cluster "tkg-mgmt-vc" on vSphere, built from mgmt-cluster-config.yaml
+    And workload cluster "wc" in namespace "default" with 1 control-plane node and 1 worker
+    And the clusters are created and running (seed 3)
+"#;
+
+fn feature(dir: &Path, name: &str, scenario: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("Feature: {name}\n{BACKGROUND}\n  Scenario: {name}\n{scenario}")).expect("feature");
+    path
+}
+
+fn run_drill(features: &[&Path], artifacts: &Path) -> (bool, String) {
+    let out = drdrill()
+        .arg("drill")
+        .args(features)
+        .arg("--artifacts")
+        .arg(artifacts)
+        .output()
+        .expect("run drdrill");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_passing_feature_exits_zero_with_a_summary() {
+    if support::require_tool("kubectl").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = feature(
+        dir.path(),
+        "ok.feature",
+        "    Then every workload cluster is running\n    And \"tanzu cluster list\" shows:\n      | NAME | STATUS  |\n      | wc   | running |\n",
+    );
+    let (success, text) = run_drill(&[&ok], &dir.path().join("artifacts"));
+    assert!(success, "{text}");
+    assert!(text.contains("PASSED") && text.contains("VERDICT"), "{text}");
+}
+
+#[test]
+fn failures_exit_non_zero_naming_file_line_and_what_was_expected() {
+    if support::require_tool("kubectl").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let artifacts = dir.path().join("artifacts");
+    let wrong = feature(
+        dir.path(),
+        "wrong.feature",
+        "    Then \"tanzu cluster list\" shows:\n      | NAME | STATUS         |\n      | wc   | createdStalled |\n",
+    );
+    let (success, text) = run_drill(&[&wrong], &artifacts);
+    assert!(!success, "{text}");
+    assert!(
+        text.contains("row 1, column STATUS: expected \"createdStalled\", got \"running\""),
+        "{text}"
+    );
+    assert!(text.contains("wrong.feature:"), "the failing step's file and line: {text}");
+    let bundles: Vec<_> = std::fs::read_dir(&artifacts).expect("a bundle").collect();
+    assert_eq!(bundles.len(), 1, "one bundle for the failed scenario");
+    let bundle = bundles[0].as_ref().expect("entry").path();
+    for file in [
+        "seed.txt",
+        "transcript.txt",
+        "site-vms.txt",
+        "tanzu-cluster-list.txt",
+        "drift-wc.txt",
+    ] {
+        assert!(bundle.join(file).is_file(), "{file} in {}", bundle.display());
+    }
+    assert!(
+        bundle.join("workload-default-wc").join("core_v1_nodes.json").is_file(),
+        "objects of every cluster"
+    );
+
+    let unknown_step = feature(dir.path(), "unknown_step.feature", "    When the datacenter floods\n");
+    let (success, text) = run_drill(&[&unknown_step], &artifacts);
+    assert!(!success, "an undefined step fails: {text}");
+    assert!(
+        text.contains("unknown_step.feature:") && text.contains("the datacenter floods"),
+        "{text}"
+    );
+
+    let unknown_command = feature(dir.path(), "unknown_command.feature", "    When I run \"oc get nodes\"\n");
+    let (success, text) = run_drill(&[&unknown_command], &artifacts);
+    assert!(!success, "{text}");
+    assert!(text.contains("`oc` is not a command drdrill can run"), "{text}");
+
+    let unparsable = dir.path().join("broken.feature");
+    std::fs::write(
+        &unparsable,
+        "Feature: broken\n  Scenario without a colon\n    Given nothing\n  Sce nario: x\n",
+    )
+    .expect("write");
+    let (success, text) = run_drill(&[&unparsable], &artifacts);
+    assert!(!success, "{text}");
+    assert!(text.contains("broken.feature"), "{text}");
+
+    let (success, text) = run_drill(&[&dir.path().join("missing.feature")], &artifacts);
+    assert!(
+        !success && text.contains("missing.feature: no such feature file or folder"),
+        "{text}"
+    );
+}
+
+#[test]
+fn up_serves_a_world_until_sigint_then_cleans_up() {
+    let Some(kubectl) = support::require_tool("kubectl") else {
+        return;
+    };
+    let mut child = drdrill()
+        .args(["up", "--seed", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("drdrill up");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut kubeconfig = None;
+    let mut folder = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+            kubeconfig = Some(path.to_string());
+        }
+        if let Some(path) = line.strip_prefix("Working folder: ") {
+            folder = Some(std::path::PathBuf::from(path));
+        }
+        if line.starts_with("Ctrl-C stops everything") {
+            break;
+        }
+    }
+    let kubeconfig = kubeconfig.expect("up prints the management cluster's KUBECONFIG");
+    let folder = folder.expect("up prints its working folder");
+    let home = tempfile::tempdir().expect("home");
+    let out = Command::new(kubectl)
+        .args(["get", "clusters", "-A", "-o", "name"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", home.path())
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "cluster.cluster.x-k8s.io/tkg-vc-antrea"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "up exits cleanly on SIGINT: {status:?}");
+    assert!(
+        !folder.exists(),
+        "the working folder {} is removed without --keep",
+        folder.display()
+    );
+}

@@ -1,0 +1,68 @@
+//! The simulated world: workload clusters created the TKG way reach `running` through the
+//! controllers alone, one VM and one Ready Node per Machine.
+
+use drdrill::mgmt_config::ManagementConfig;
+use drdrill::world::World;
+use drdrill_scenarios::Topology;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+
+#[tokio::test]
+async fn runbook_clusters_come_up_running_from_their_objects() {
+    let world = World::create(
+        ManagementConfig::runbook_example("tkg-mgmt-vc"),
+        Topology::runbook_t(7, 1),
+        &mut |_| {},
+    )
+    .await
+    .expect("world");
+    let list = world.cluster_list().await.expect("list");
+    assert!(list.contains("tkg-vc-antrea  default    running  3/3           3/3"), "{list}");
+    for w in world.workload_clusters() {
+        let nodes = Api::<Node>::all(w.client.clone()).list(&Default::default()).await.expect("nodes");
+        let expected = (w.spec.control_plane + w.spec.workers) as usize;
+        assert_eq!(nodes.items.len(), expected, "{}", w.spec.name);
+        assert_eq!(world.site.vms_of(&w.spec.name).len(), expected, "{}", w.spec.name);
+    }
+}
+
+#[tokio::test]
+async fn the_management_cluster_is_rebuilt_from_its_file_and_its_loss_leaves_the_vms_running() {
+    let mut world = World::create(
+        ManagementConfig::runbook_example("tkg-mgmt-vc"),
+        Topology::runbook_t(3, 0),
+        &mut |_| {},
+    )
+    .await
+    .expect("world");
+    let vms = world.site.list();
+    world.destroy_management_cluster();
+    assert!(world.mgmt_client().is_err(), "the management cluster is gone");
+    world.run_for(std::time::Duration::from_secs(120)).await.expect("time passes");
+    assert_eq!(world.site.list(), vms, "workload VMs outlive the management cluster");
+
+    // A broken configuration file stops the rebuild with the file and variable named.
+    let good = std::fs::read_to_string(&world.config_path).expect("config");
+    std::fs::write(
+        &world.config_path,
+        good.replace("INFRASTRUCTURE_PROVIDER: vsphere", "INFRASTRUCTURE_PROVIDER: [vsphere"),
+    )
+    .expect("corrupt");
+    let err = world
+        .rebuild_management_cluster()
+        .await
+        .err()
+        .expect("a corrupt file is refused")
+        .to_string();
+    assert!(err.contains("mgmt-cluster-config.yaml: not a TKG configuration file"), "{err}");
+    assert!(world.mgmt_client().is_err(), "nothing was started");
+
+    std::fs::write(&world.config_path, good).expect("restore");
+    let mgmt = world.rebuild_management_cluster().await.expect("rebuild");
+    assert_eq!(mgmt.generation, 2);
+    let clusters = Api::<drdrill_apis::capi::Cluster>::all(mgmt.client.clone())
+        .list(&Default::default())
+        .await
+        .expect("list");
+    assert!(clusters.items.is_empty(), "a rebuilt management cluster starts empty");
+}
