@@ -764,11 +764,13 @@ async fn start_container(options: ContainerOptions, bucket: String, credentials:
         source,
     })?;
 
-    // Ready means the server created (or found) the bucket through the S3 API.
+    // Ready means the server created (or found) the bucket through the S3 API and stores and
+    // deletes an object: SeaweedFS answers bucket calls before its volume server takes writes
+    // (a PUT then fails with InternalError), more so on a loaded machine.
     let deadline = started + options.startup_timeout;
     loop {
-        let last_error = match store.ensure_bucket().await {
-            Ok(_) => break,
+        let last_error = match write_probe(&store).await {
+            Ok(()) => break,
             Err(e) => e.to_string(),
         };
         if !container.is_running().await.unwrap_or(true) {
@@ -800,6 +802,14 @@ async fn start_container(options: ContainerOptions, bucket: String, credentials:
         startup: started.elapsed(),
         guard: Guard::Container(Some(Box::new(container))),
     })
+}
+
+/// Creates the bucket if needed, then writes and deletes a probe object at the bucket's root.
+async fn write_probe(store: &ObjectStore) -> Result<(), StoreError> {
+    const PROBE: &str = ".drdrill-readiness-probe";
+    store.ensure_bucket().await?;
+    store.put(PROBE, b"ready".to_vec()).await?;
+    store.delete(PROBE).await
 }
 
 /// The last lines of a container's stdout and stderr, introduced by a newline; empty when it
