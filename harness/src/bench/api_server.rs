@@ -1,7 +1,7 @@
-//! `drdrill bench`: speed of the embedded API server on the paths drills lean on, measured
+//! The `api-server` benchmark: speed of the embedded API server on the paths drills lean on, measured
 //! against a floor (serde_json alone) and written as JSON plus a table for BENCHMARKS.md.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use drdrill_kube_sim::resources::ResKey;
 use drdrill_kube_sim::{ApiServer, ServerOptions};
@@ -14,26 +14,7 @@ use kube::{Client, Config};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::report::columns;
-
-/// Why a benchmark could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// The server did not start.
-    #[error("the embedded API server did not start: {0}")]
-    Server(#[from] drdrill_kube_sim::ServerError),
-    /// A client call failed.
-    #[error("{what}: {source}")]
-    Kube {
-        /// What was being done.
-        what: &'static str,
-        /// The error.
-        source: kube::Error,
-    },
-    /// Setup failed.
-    #[error("benchmark setup failed: {0}")]
-    Setup(String),
-}
+use super::{BenchError, Measurement, build_name, measurement_table, median_ms as median};
 
 /// Sizes of a benchmark run.
 #[derive(Debug, Clone, Serialize)]
@@ -59,23 +40,6 @@ impl Default for BenchInput {
     }
 }
 
-/// One measured result.
-#[derive(Debug, Clone, Serialize)]
-pub struct Measurement {
-    /// What was measured.
-    pub name: String,
-    /// Median milliseconds.
-    pub median_ms: f64,
-    /// The floor it is compared with, if any (milliseconds).
-    pub floor_ms: Option<f64>,
-    /// `median / floor`.
-    pub ratio: Option<f64>,
-    /// The target ratio, if the issue sets one.
-    pub target_ratio: Option<f64>,
-    /// Free-form detail (sizes, throughput).
-    pub detail: String,
-}
-
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
@@ -90,21 +54,7 @@ pub struct BenchReport {
 impl BenchReport {
     /// The Markdown table for BENCHMARKS.md.
     pub fn table(&self) -> String {
-        let rows: Vec<Vec<String>> = self
-            .measurements
-            .iter()
-            .map(|m| {
-                vec![
-                    m.name.clone(),
-                    format!("{:.1}", m.median_ms),
-                    m.floor_ms.map(|f| format!("{f:.1}")).unwrap_or_else(|| "-".into()),
-                    m.ratio.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into()),
-                    m.target_ratio.map(|t| format!("<= {t:.0}x")).unwrap_or_else(|| "-".into()),
-                    m.detail.clone(),
-                ]
-            })
-            .collect();
-        columns(&["BENCHMARK", "MEDIAN MS", "FLOOR MS", "RATIO", "TARGET", "DETAIL"], &rows)
+        measurement_table(&self.measurements)
     }
 }
 
@@ -116,11 +66,6 @@ struct FloorList<'a> {
     kind: &'a str,
     metadata: Value,
     items: &'a [&'a Value],
-}
-
-fn median(mut samples: Vec<Duration>) -> f64 {
-    samples.sort();
-    samples.get(samples.len() / 2).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
 }
 
 fn widget(i: usize) -> Value {
@@ -294,37 +239,28 @@ pub async fn run(input: &BenchInput, progress: &mut dyn FnMut(&str)) -> Result<B
     });
     Ok(BenchReport {
         input: input.clone(),
-        release_build: !cfg!(debug_assertions),
+        release_build: super::release_build(),
         measurements,
     })
 }
 
-const BEGIN: &str = "<!-- bench:api-server:begin -->";
-const END: &str = "<!-- bench:api-server:end -->";
-
-/// Rewrites the results block of a Markdown file (creating the file or block if missing);
-/// text outside the block is kept.
-pub fn write_markdown(path: &std::path::Path, report: &BenchReport) -> std::io::Result<()> {
-    let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let block = format!(
-        "{BEGIN}\n```\n{}```\nBuild: {}. Sizes: {} objects listed (median of {} runs), {} watchers x {} writes (one run). Raw data: `benchmarks/api_server.json`.\n{END}",
+/// The body of the `api-server` block of BENCHMARKS.md.
+pub fn markdown_body(report: &BenchReport) -> String {
+    format!(
+        "```\n{}```\nBuild: {}. Sizes: {} objects listed (median of {} runs), {} watchers x {} writes (one run). Raw data: `benchmarks/api_server.json`.",
         report.table(),
-        if report.release_build {
-            "release"
-        } else {
-            "debug (not representative)"
-        },
+        build_name(report.release_build),
         report.input.list_objects,
         report.input.repetitions,
         report.input.watchers,
         report.input.watch_writes,
-    );
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(b), Some(e)) if e > b => format!("{}{}{}", &existing[..b], block, &existing[e + END.len()..]),
-        _ if existing.is_empty() => format!("# Benchmarks\n\n{block}\n"),
-        _ => format!("{}\n\n{block}\n", existing.trim_end()),
-    };
-    std::fs::write(path, updated)
+    )
+}
+
+/// Rewrites the `api-server` results block of a Markdown file (creating the file or block if
+/// missing); text outside the block is kept.
+pub fn write_markdown(path: &std::path::Path, report: &BenchReport) -> std::io::Result<()> {
+    super::write_block(path, "api-server", &markdown_body(report))
 }
 
 #[cfg(test)]
@@ -357,14 +293,18 @@ mod tests {
         let path = dir.path().join("BENCHMARKS.md");
         std::fs::write(
             &path,
-            format!("# Benchmarks\n\nProse before.\n\n{BEGIN}\nold\n{END}\n\nProse after.\n"),
+            format!(
+                "# Benchmarks\n\nProse before.\n\n{}\nold\n{}\n\nProse after.\n",
+                super::super::begin_marker("api-server"),
+                super::super::end_marker("api-server")
+            ),
         )
         .expect("write");
         write_markdown(&path, &report()).expect("update");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("Prose before.") && text.contains("Prose after."), "{text}");
         assert!(!text.contains("\nold\n"), "{text}");
-        assert_eq!(text.matches(BEGIN).count(), 1);
+        assert_eq!(text.matches(&super::super::begin_marker("api-server")).count(), 1);
         crate::report::assert_golden("bench_table.txt", &report().table());
     }
 
