@@ -32,6 +32,8 @@ fn run_drill(features: &[&Path], artifacts: &Path) -> (bool, String) {
         .args(features)
         .arg("--artifacts")
         .arg(artifacts)
+        .arg("--reports")
+        .arg(artifacts.with_extension("reports"))
         .output()
         .expect("run drdrill");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -49,9 +51,16 @@ fn a_passing_feature_exits_zero_with_a_summary() {
         "ok.feature",
         "    Then every workload cluster is running\n    And \"tanzu cluster list\" shows:\n      | NAME | STATUS  |\n      | wc   | running |\n",
     );
-    let (success, text) = run_drill(&[&ok], &dir.path().join("artifacts"));
+    let artifacts = dir.path().join("artifacts");
+    let (success, text) = run_drill(&[&ok], &artifacts);
     assert!(success, "{text}");
     assert!(text.contains("PASSED") && text.contains("VERDICT"), "{text}");
+    let reports = artifacts.with_extension("reports");
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit.xml");
+    assert!(junit.contains("<testsuite") && junit.contains("ok.feature"), "{junit}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("cucumber.json")).expect("cucumber.json")).expect("Cucumber JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "one feature in the report: {json}");
 }
 
 #[test]

@@ -26,6 +26,7 @@ async fn main() {
         concurrency: 2,
         tags: std::env::var("DRDRILL_TAGS").ok(),
         artifacts: root.join("target").join("drdrill-artifacts"),
+        reports: Some(root.join("target").join("drdrill-reports")),
     };
     let summary = run(&options).await.unwrap_or_else(|e| panic!("{e}"));
     if !summary.ok() {

@@ -72,15 +72,24 @@ async fn the_management_cluster_is_rebuilt_from_its_file_and_its_loss_leaves_the
 #[tokio::test]
 async fn the_same_seed_builds_the_same_world() {
     async fn names(seed: u64) -> (String, Vec<String>) {
-        let world = World::create(ManagementConfig::runbook_example("tkg-mgmt-vc"), Topology::runbook_t(seed, 1), &mut |_| {})
-            .await
-            .expect("world");
+        let world = World::create(
+            ManagementConfig::runbook_example("tkg-mgmt-vc"),
+            Topology::runbook_t(seed, 1),
+            &mut |_| {},
+        )
+        .await
+        .expect("world");
         let mut evidence = String::new();
         for c in world.workload_clusters() {
             let e = world.evidence(&c.spec.namespace, &c.spec.name).await.expect("evidence");
             evidence.push_str(&format!("{e:?}\n"));
         }
-        let vms = world.site.list().into_iter().map(|vm| format!("{} {} {}", vm.name, vm.uuid, vm.host)).collect();
+        let vms = world
+            .site
+            .list()
+            .into_iter()
+            .map(|vm| format!("{} {} {}", vm.name, vm.uuid, vm.host))
+            .collect();
         (evidence, vms)
     }
     let (first, first_vms) = names(21).await;

@@ -32,6 +32,9 @@ enum Command {
         /// Where diagnostics bundles of failed scenarios are written.
         #[arg(long, default_value = "drdrill-artifacts")]
         artifacts: PathBuf,
+        /// Where the JUnit XML (junit.xml) and Cucumber JSON (cucumber.json) reports are written.
+        #[arg(long, default_value = "drdrill-reports")]
+        reports: PathBuf,
     },
     /// Build a world and keep it running until Ctrl-C: a management cluster with Velero
     /// installed, workload clusters, an S3 store. Prints kubeconfigs, contexts and the S3
@@ -47,14 +50,27 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Measure the embedded API server; writes JSON and the table in BENCHMARKS.md.
+    /// Measure the simulator (API server, N clusters to running, Velero backup/restore, the
+    /// whole suite); writes benchmarks/<name>.json and each benchmark's table in BENCHMARKS.md.
     Bench {
+        /// Benchmarks to run, comma-separated: api-server, clusters, velero, suite (default: all).
+        #[arg(long, default_value = "all")]
+        only: String,
         /// Objects in the LIST benchmark.
         #[arg(long, default_value_t = 10_000)]
         list_objects: usize,
-        /// Where the JSON results go.
-        #[arg(long, default_value = "benchmarks/api_server.json")]
-        json: PathBuf,
+        /// Workload-cluster counts of the clusters benchmark, comma-separated (one world each).
+        #[arg(long, value_delimiter = ',', default_value = "20,200")]
+        clusters: Vec<usize>,
+        /// Workload clusters per namespace in the clusters benchmark (0: all in `default`).
+        #[arg(long, default_value_t = 0)]
+        clusters_per_namespace: usize,
+        /// ConfigMaps backed up and restored in the velero benchmark.
+        #[arg(long, default_value_t = 10_000)]
+        velero_objects: usize,
+        /// Folder of the JSON results (api_server.json, clusters.json, velero.json, suite.json).
+        #[arg(long, default_value = "benchmarks")]
+        json_dir: PathBuf,
         /// The Markdown file whose results table is rewritten.
         #[arg(long, default_value = "BENCHMARKS.md")]
         markdown: PathBuf,
@@ -102,27 +118,42 @@ async fn main() -> anyhow::Result<ExitCode> {
             tags,
             concurrency,
             artifacts,
-        } => drill(features, tags, concurrency, artifacts).await,
+            reports,
+        } => drill(features, tags, concurrency, artifacts, reports).await,
         Command::Up { clusters, seed, keep } => up(clusters, seed, keep).await,
         Command::Bench {
+            only,
             list_objects,
-            json,
+            clusters,
+            clusters_per_namespace,
+            velero_objects,
+            json_dir,
             markdown,
         } => {
-            let input = drdrill::bench::BenchInput {
-                list_objects,
-                ..Default::default()
+            let plan = drdrill::bench::BenchPlan {
+                only: drdrill::bench::parse_selection(&only).context("--only")?,
+                api_server: drdrill::bench::BenchInput {
+                    list_objects,
+                    ..Default::default()
+                },
+                clusters: drdrill::bench::clusters::ClustersInput {
+                    sizes: clusters,
+                    per_namespace: clusters_per_namespace,
+                    ..Default::default()
+                },
+                velero: drdrill::bench::velero::VeleroInput {
+                    objects: velero_objects,
+                    ..Default::default()
+                },
+                suite: Default::default(),
+                json_dir,
+                markdown,
             };
-            let report = drdrill::bench::run(&input, &mut |what| eprintln!("bench: {what}")).await?;
-            if !report.release_build {
+            if !drdrill::bench::release_build() {
                 eprintln!("note: this is a debug build; run `cargo run --release -- bench` for figures worth recording");
             }
-            if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            std::fs::write(&json, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", json.display()))?;
-            drdrill::bench::write_markdown(&markdown, &report).with_context(|| format!("updating {}", markdown.display()))?;
-            print!("{}", report.table());
+            let tables = drdrill::bench::run_plan(&plan, &mut |what| eprintln!("bench: {what}")).await?;
+            print!("{tables}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Tanzu { kubeconfig, args } => run_tanzu(kubeconfig, &args).await,
@@ -215,7 +246,13 @@ async fn run_velero(kubeconfig: Option<PathBuf>, args: &[String]) -> anyhow::Res
     }
 }
 
-async fn drill(features: Vec<PathBuf>, tags: Option<String>, concurrency: usize, artifacts: PathBuf) -> anyhow::Result<ExitCode> {
+async fn drill(
+    features: Vec<PathBuf>,
+    tags: Option<String>,
+    concurrency: usize,
+    artifacts: PathBuf,
+    reports: PathBuf,
+) -> anyhow::Result<ExitCode> {
     // Without paths: the checkout's features/, or the suite built into the binary.
     let mut builtin = None;
     let features = if !features.is_empty() {
@@ -233,10 +270,12 @@ async fn drill(features: Vec<PathBuf>, tags: Option<String>, concurrency: usize,
         concurrency,
         tags,
         artifacts: artifacts.clone(),
+        reports: Some(reports.clone()),
     };
     let summary = drdrill::suite::run(&options).await?;
     drop(builtin);
     print!("\n{}", summary.render(&artifacts));
+    println!("reports: {}/junit.xml, {}/cucumber.json", reports.display(), reports.display());
     Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -74,7 +74,7 @@ impl Operator {
     /// requires, carries the path-style flag and the endpoint, so the runbook's
     /// `--backup-location-config region=$REGION` reaches it unchanged.
     pub fn set_variables(&mut self, world: &World) {
-        let endpoint = world.s3.endpoint();
+        let endpoint = world.s3.endpoint().to_string();
         self.variables.insert("BUCKET".into(), crate::world::BUCKET.into());
         self.variables.insert("S3_URL".into(), endpoint.clone());
         self.variables

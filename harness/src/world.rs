@@ -26,7 +26,7 @@ use drdrill_kube_sim::clock::{Clock, VirtualClock};
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use drdrill_scenarios::topology::MANAGEMENT_NAMESPACE;
 use drdrill_scenarios::{SeededRng, Topology, WorkloadCluster};
-use drdrill_velero_sim::s3::{Credentials, S3Server, S3ServerConfig};
+use drdrill_velero_sim::s3::{BackendError, Credentials, RunningStore, S3Backend};
 use drdrill_velero_sim::server::{ServerContext, VeleroError, VeleroServer};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -65,9 +65,9 @@ pub enum WorldError {
         /// Why.
         source: drdrill_kube_sim::ServerError,
     },
-    /// The embedded S3 store did not start.
-    #[error("the embedded S3 store did not start: {0}")]
-    S3(#[from] drdrill_velero_sim::s3::ServerError),
+    /// The object store did not start or is unreachable.
+    #[error("the object store: {0}")]
+    S3(#[from] BackendError),
     /// A Kubernetes API call failed.
     #[error("{action}: {source}")]
     Kube {
@@ -223,8 +223,8 @@ pub struct World {
     pub clock: VirtualClock,
     /// Hosts and VMs.
     pub site: Site,
-    /// The embedded S3 store.
-    pub s3: S3Server,
+    /// The object store (embedded by default; a container or an external endpoint when asked).
+    pub s3: RunningStore,
     mgmt: Option<ManagementCluster>,
     workloads: BTreeMap<(String, String), WorkloadSim>,
     work: tempfile::TempDir,
@@ -236,12 +236,24 @@ impl World {
     /// A world on the virtual clock at [`EPOCH`]: Site, S3 store, a management cluster with the
     /// Cluster API CRDs, and every workload cluster of `topology` created and brought to
     /// `running` by the controllers. `progress` hears about each cluster.
-    pub async fn create(config: ManagementConfig, mut topology: Topology, progress: &mut dyn FnMut(&str)) -> Result<World, WorldError> {
+    pub async fn create(config: ManagementConfig, topology: Topology, progress: &mut dyn FnMut(&str)) -> Result<World, WorldError> {
+        World::create_on(config, topology, S3Backend::Embedded, progress).await
+    }
+
+    /// [`World::create`] with the management cluster's bucket on `backend`: the embedded store,
+    /// MinIO (or the locally built image) in a container, or an external endpoint.
+    pub async fn create_on(
+        config: ManagementConfig,
+        mut topology: Topology,
+        backend: S3Backend,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<World, WorldError> {
         let seed = topology.seed;
         topology.management = config.cluster_name.clone();
         let clock = VirtualClock::starting_at(EPOCH.parse().unwrap_or(Timestamp::UNIX_EPOCH));
         let site = Site::new("vc01", &["esx-01a", "esx-02a", "esx-03a"], seed, Arc::new(clock.clone()));
-        let s3 = S3Server::start(S3ServerConfig::new(Credentials::new(S3_ACCESS_KEY, S3_SECRET_KEY)).with_bucket(BUCKET)).await?;
+        progress(&format!("object store ({})", backend_name(&backend)));
+        let s3 = drdrill_velero_sim::s3::backends::start(backend, BUCKET, &Credentials::new(S3_ACCESS_KEY, S3_SECRET_KEY)).await?;
         let work = tempfile::tempdir()?;
         let config_path = work.path().join("mgmt-cluster-config.yaml");
         std::fs::write(&config_path, config.to_yaml())?;
@@ -688,6 +700,14 @@ async fn install_workloads(client: &Client, c: &WorkloadCluster) -> Result<(), W
         .await
         .map_err(kube_err(format!("create Deployment default/hello in {}", c.name)))?;
     Ok(())
+}
+
+fn backend_name(backend: &S3Backend) -> &'static str {
+    match backend {
+        S3Backend::Embedded => "embedded",
+        S3Backend::Container(_) => "container",
+        S3Backend::External(_) => "external endpoint",
+    }
 }
 
 fn fnv(s: &str) -> u64 {

@@ -19,6 +19,26 @@ pub const FEATURES: &[(&str, &str)] = &[
         "tkg_drift_control_plane_ghosts.feature",
         include_str!("../../../features/tkg_drift_control_plane_ghosts.feature"),
     ),
+    (
+        "tkg_scheduled_backups_ttl.feature",
+        include_str!("../../../features/tkg_scheduled_backups_ttl.feature"),
+    ),
+    (
+        "tkg_backup_after_scale.feature",
+        include_str!("../../../features/tkg_backup_after_scale.feature"),
+    ),
+    (
+        "tkg_restore_latest_backup.feature",
+        include_str!("../../../features/tkg_restore_latest_backup.feature"),
+    ),
+    (
+        "tkg_pinniped_known_limitation.feature",
+        include_str!("../../../features/tkg_pinniped_known_limitation.feature"),
+    ),
+    (
+        "velero_cli_version.feature",
+        include_str!("../../../features/velero_cli_version.feature"),
+    ),
 ];
 
 /// Writes the built-in features to a new temporary folder (removed when dropped).

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cucumber::World as _;
+use cucumber::WriterExt as _;
 use cucumber::writer::Stats as _;
 use drdrill_scenarios::{Topology, WorkloadCluster};
 use jiff::Timestamp;
@@ -34,6 +35,8 @@ pub struct DrillWorld {
     pub clusters: Vec<WorkloadCluster>,
     /// The seed.
     pub seed: u64,
+    /// Where the management cluster's bucket lives (default: the embedded store).
+    pub backend: Option<drdrill_velero_sim::s3::S3Backend>,
     /// The simulated world, once created.
     pub world: Option<World>,
     /// The operator's terminal.
@@ -67,6 +70,7 @@ impl DrillWorld {
             config: None,
             clusters: Vec::new(),
             seed: 7,
+            backend: None,
             world: None,
             operator: Operator::new(home.path()),
             last: None,
@@ -112,6 +116,9 @@ pub struct SuiteOptions {
     pub tags: Option<String>,
     /// Where diagnostics bundles of failed scenarios go.
     pub artifacts: PathBuf,
+    /// Where the JUnit XML (`junit.xml`) and Cucumber JSON (`cucumber.json`) reports go; none
+    /// when `None`. With several feature paths the files are numbered (`junit-2.xml`…).
+    pub reports: Option<PathBuf>,
 }
 
 /// The suite's verdict.
@@ -170,6 +177,33 @@ pub enum SuiteError {
     /// A features path does not exist.
     #[error("{0}: no such feature file or folder")]
     Missing(PathBuf),
+    /// A report file could not be written.
+    #[error("{path}: cannot write the report: {source}")]
+    Report {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Whether we run in CI (`CI=true`), where a missing tool fails rather than skips.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Why Docker cannot be used, or `None` when `docker info` answers.
+pub fn docker_unavailable() -> Option<String> {
+    match std::process::Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => None,
+        Ok(_) => Some("no Docker daemon answers `docker info`; ci/start-dockerd.sh starts one".into()),
+        Err(e) => Some(format!("the docker CLI cannot be run: {e}")),
+    }
 }
 
 /// Runs the features and returns the verdict. Cucumber prints each scenario to standard output.
@@ -189,19 +223,64 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
     if let Some(missing) = options.features.iter().find(|p| !p.exists()) {
         return Err(SuiteError::Missing(missing.clone()));
     }
+    // Scenarios tagged @docker need a Docker daemon: in CI its absence fails them (they run and
+    // their container step fails); elsewhere they are left out, and the run says why.
+    let tags = match docker_unavailable() {
+        Some(reason) if !in_ci() => {
+            println!("SKIPPED: scenarios tagged @docker ({reason})");
+            let without_docker =
+                cucumber::gherkin::tagexpr::TagOperation::Not(Box::new(cucumber::gherkin::tagexpr::TagOperation::Tag("docker".into())));
+            Some(match tags {
+                Some(t) => cucumber::gherkin::tagexpr::TagOperation::And(Box::new(t), Box::new(without_docker)),
+                None => without_docker,
+            })
+        }
+        _ => tags,
+    };
     let mut summary = SuiteSummary::default();
-    for features in &options.features {
+    for (index, features) in options.features.iter().enumerate() {
         let artifacts = options.artifacts.clone();
         let cli = cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty> {
             tags_filter: tags.clone(),
             ..Default::default()
         };
+        // Scenario outcomes, counted as they finish (the writers' own stats count steps).
+        let outcomes = std::sync::Arc::new(std::sync::Mutex::new((0usize, 0usize, 0usize)));
+        let counted = outcomes.clone();
+        let suffix = if index == 0 { String::new() } else { format!("-{}", index + 1) };
+        let report_file = |name: String| -> Result<Box<dyn std::io::Write>, SuiteError> {
+            let Some(dir) = &options.reports else {
+                return Ok(Box::new(std::io::sink()));
+            };
+            let path = dir.join(name);
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::File::create(&path))
+                .map(|f| Box::new(f) as Box<dyn std::io::Write>)
+                .map_err(|source| SuiteError::Report { path, source })
+        };
+        let junit = report_file(format!("junit{suffix}.xml"))?;
+        let json = report_file(format!("cucumber{suffix}.json"))?;
+        let writer = cucumber::writer::Basic::raw(std::io::stdout(), cucumber::writer::Coloring::Auto, 0)
+            .summarized()
+            .tee::<DrillWorld, _>(cucumber::writer::JUnit::for_tee(junit, 0))
+            .tee::<DrillWorld, _>(cucumber::writer::Json::for_tee(json))
+            .normalized();
         let writer = DrillWorld::cucumber()
+            .with_writer(writer)
             .max_concurrent_scenarios(options.concurrency.max(1))
             .fail_on_skipped()
             .after(move |_feature, _rule, scenario, event, world| {
                 let artifacts = artifacts.clone();
+                let counted = counted.clone();
                 Box::pin(async move {
+                    {
+                        let mut c = counted.lock().unwrap_or_else(|p| p.into_inner());
+                        match event {
+                            cucumber::event::ScenarioFinished::StepPassed => c.0 += 1,
+                            cucumber::event::ScenarioFinished::StepSkipped => c.2 += 1,
+                            _ => c.1 += 1,
+                        }
+                    }
                     if let (cucumber::event::ScenarioFinished::StepFailed(..), Some(world)) = (event, world) {
                         steps::write_bundle(world, &artifacts, &scenario.name).await;
                     }
@@ -210,10 +289,13 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
             .with_cli(cli)
             .run(features.clone())
             .await;
-        summary.passed += writer.scenarios_stats().passed;
-        summary.failed += writer.scenarios_stats().failed;
-        summary.skipped += writer.scenarios_stats().skipped;
+        let (passed, failed, skipped) = *outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        summary.passed += passed;
+        summary.failed += failed;
+        summary.skipped += skipped;
         summary.parsing_errors += writer.parsing_errors();
+        // Steps that failed outside a scenario's own steps (hooks) also fail the run.
+        summary.failed += writer.hook_errors();
     }
     summary.elapsed = started.elapsed();
     Ok(summary)

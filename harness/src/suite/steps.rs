@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, Machine};
+use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, Cluster, Machine};
+use drdrill_apis::velero::{Backup, Schedule};
 use drdrill_kube_sim::clock::Clock;
 use drdrill_scenarios::WorkloadCluster;
+use drdrill_velero_sim::server::schedule::parse_schedule;
+use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
@@ -18,7 +21,7 @@ use crate::diagnostics::Bundle;
 use crate::drift;
 use crate::mgmt_config::ManagementConfig;
 use crate::runbook::UNPAUSE_ALL_NAMESPACES;
-use crate::world::World;
+use crate::world::{MAX_QUIET_STEP, PASS_STEP, SettleReport, World, WorldError};
 
 /// How long a wait-until step polls before giving up, in simulated time.
 const POLL_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -66,6 +69,16 @@ async fn credentials_file(w: &mut DrillWorld, name: String, step: &Step) {
     let text = step.docstring.as_ref().expect("the file's text as a doc string");
     let text = text.strip_prefix('\n').unwrap_or(text);
     std::fs::write(w.operator.home().join(name), text).expect("write the credentials file");
+}
+
+#[given(expr = "the operator's velero CLI is {word}")]
+async fn velero_cli_is(w: &mut DrillWorld, version: String) {
+    w.operator.velero_cli_version = version;
+}
+
+#[when(expr = "the operator upgrades the velero CLI to {word}")]
+async fn velero_cli_upgraded(w: &mut DrillWorld, version: String) {
+    velero_cli_is(w, version).await;
 }
 
 async fn run(w: &mut DrillWorld, line: &str) -> crate::kubectl::CommandOutput {
@@ -119,10 +132,103 @@ async fn management_rebuilt(w: &mut DrillWorld) {
     w.world = Some(world);
 }
 
+/// The longest stride of the clock while nothing happens and every workload cluster is running.
+/// Velero's deadlines cut strides short (see [`pass_time`]); what else polls on a period
+/// (location validation, backup sync, the garbage collector's hourly look) only sees the
+/// clock later, never misses a deadline. While a cluster is not running — a MachineHealthCheck's
+/// timeout may be pending — strides stop at the world's [`MAX_QUIET_STEP`].
+pub const STEADY_STEP: Duration = Duration::from_secs(6 * 3600);
+
+/// Lets `duration` of simulated time pass, as [`World::run_for`] does — a round every
+/// [`PASS_STEP`] while something happens, doubling strides while the world is quiet — with
+/// three differences that make days of a backup schedule affordable:
+/// * a round that only refreshed statuses counts as quiet: Velero revalidates its backup storage
+///   location every minute and writes the time into the location's status, which `run_for`
+///   counts as a change, so for as long as Velero is installed its clock never strides past a
+///   minute. A round that creates, deletes, adopts or registers something (a scheduled backup, a
+///   DeleteBackupRequest, a Machine, a Node) still brings the stride back to [`PASS_STEP`];
+/// * while every workload cluster is running, strides grow to [`STEADY_STEP`], else they stop
+///   at [`MAX_QUIET_STEP`];
+/// * no stride jumps over a Velero deadline — the next run of a Schedule, the expiration of a
+///   Backup: the clock lands one second after it, so the schedule controller takes its backup
+///   (due once now is past the next run) and the garbage collector sees the backup expired
+///   on time, not a stride late.
+pub async fn pass_time(world: &World, duration: Duration) -> Result<SettleReport, WorldError> {
+    let mut report = SettleReport::default();
+    let end = world.clock.now() + duration;
+    let mut step = PASS_STEP;
+    loop {
+        if end.duration_since(world.clock.now()) <= jiff::SignedDuration::ZERO {
+            return Ok(report);
+        }
+        let before = activity(&report);
+        world.pass(&mut report).await?;
+        step = if activity(&report) > before {
+            PASS_STEP
+        } else {
+            (step * 2).min(STEADY_STEP)
+        };
+        // Not running (or no management cluster to ask): a timeout may be pending.
+        if step > MAX_QUIET_STEP && !world.all_running().await.unwrap_or(false) {
+            step = MAX_QUIET_STEP;
+        }
+        let now = world.clock.now();
+        let mut stride = step.saturating_sub(PASS_STEP);
+        if let Some(deadline) = next_velero_deadline(world, now).await? {
+            let until = Duration::try_from((deadline + PASS_STEP).duration_since(now)).unwrap_or(PASS_STEP);
+            stride = stride.min(until);
+        }
+        let left = Duration::try_from(end.duration_since(now)).unwrap_or(Duration::ZERO);
+        world.clock.advance(stride.min(left));
+    }
+}
+
+/// Lists Velero objects of the management cluster; `None` when it is down or Velero's CRDs are
+/// not installed yet.
+async fn list_velero<K>(world: &World) -> Result<Option<Vec<K>>, WorldError>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Ok(client) = world.mgmt_client() else {
+        return Ok(None);
+    };
+    match Api::<K>::namespaced(client, drdrill_apis::velero::DEFAULT_NAMESPACE)
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => Ok(Some(list.items)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(source) => Err(WorldError::Kube {
+            action: format!("list {} in namespace velero", K::kind(&())),
+            source,
+        }),
+    }
+}
+
+/// The earliest Velero deadline after `now`: the next run of a Schedule (as Velero's schedule
+/// controller computes it, after the last backup, skip or the creation) or a Backup's expiration.
+async fn next_velero_deadline(world: &World, now: jiff::Timestamp) -> Result<Option<jiff::Timestamp>, WorldError> {
+    let schedules = list_velero::<Schedule>(world).await?.unwrap_or_default();
+    let runs = schedules.iter().filter(|s| !s.spec.paused).filter_map(|s| {
+        let cron = parse_schedule(&s.spec.schedule).ok()?;
+        let status = s.status.clone().unwrap_or_default();
+        let created = s.metadata.creation_timestamp.as_ref()?.0;
+        let last = status.last_backup.map_or(created, |t| t.0);
+        let last = status.last_skipped.map_or(last, |t| t.0.max(last));
+        cron.next(last)
+    });
+    let backups = list_velero::<Backup>(world).await?.unwrap_or_default();
+    let expirations = backups.iter().filter_map(|b| b.status.as_ref()?.expiration.as_ref().map(|t| t.0));
+    Ok(runs.chain(expirations).filter(|t| *t > now).min())
+}
+
+fn activity(report: &SettleReport) -> usize {
+    report.created.len() + report.deleted.len() + report.adopted.len() + report.registered.len()
+}
+
 #[when(expr = "{int} minute(s) pass(es)")]
 async fn minutes_pass(w: &mut DrillWorld, minutes: u64) {
-    w.world()
-        .run_for(Duration::from_secs(minutes * 60))
+    pass_time(w.world(), Duration::from_secs(minutes * 60))
         .await
         .unwrap_or_else(|e| panic!("while time passed: {e}"));
 }
@@ -130,6 +236,11 @@ async fn minutes_pass(w: &mut DrillWorld, minutes: u64) {
 #[when(expr = "{int} hour(s) pass(es)")]
 async fn hours_pass(w: &mut DrillWorld, hours: u64) {
     minutes_pass(w, hours * 60).await;
+}
+
+#[when(expr = "{int} day(s) pass(es)")]
+async fn days_pass(w: &mut DrillWorld, days: u64) {
+    minutes_pass(w, days * 24 * 60).await;
 }
 
 #[when("the controllers settle")]
@@ -167,13 +278,13 @@ async fn repeat_until(w: &mut DrillWorld, line: String, wanted: String) {
     let mut waited = Duration::ZERO;
     loop {
         let out = run(w, &line).await;
-        if out.success
-            && out
-                .stdout
-                .lines()
-                .skip(1)
-                .any(|l| l.split_whitespace().next() == Some(wanted.as_str()))
-        {
+        // A name ending in `*` stands for any name with that prefix (a schedule's timestamped
+        // backups), as in the tables.
+        let listed = |name: &str| match wanted.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == wanted,
+        };
+        if out.success && out.stdout.lines().skip(1).any(|l| l.split_whitespace().next().is_some_and(listed)) {
             return;
         }
         assert!(
@@ -186,6 +297,47 @@ async fn repeat_until(w: &mut DrillWorld, line: String, wanted: String) {
         w.world().run_for(Duration::from_secs(10)).await.expect("time passes");
         waited += Duration::from_secs(10);
     }
+}
+
+/// Runbook T, full restore step 6: `velero restore create` from the latest backup.
+pub const VELERO_RESTORE: &str = "velero restore create my-restore --from-backup my-backup --wait";
+
+/// The latest backup a `velero backup get` table lists: the `Completed` row with the latest
+/// CREATED time (Go's `2022-12-07 17:10:42 +0000 UTC`, compared as a time).
+pub fn latest_completed_backup(backup_get: &str) -> Result<String, String> {
+    let table = tables::parse_table(backup_get).ok_or_else(|| format!("`velero backup get` printed no table:\n{backup_get}"))?;
+    let column = |name: &str| {
+        table
+            .header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("`velero backup get` has no {name} column:\n{backup_get}"))
+    };
+    let (name, status, created) = (column("NAME")?, column("STATUS")?, column("CREATED")?);
+    let mut latest: Option<(jiff::Timestamp, String)> = None;
+    for row in table.rows.iter().filter(|r| r[status] == "Completed") {
+        let text = row[created].strip_suffix(" +0000 UTC").unwrap_or(&row[created]);
+        let at: jiff::Timestamp = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S%.f", text)
+            .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("backup {}: CREATED {:?} is not a time: {e}", row[name], row[created]))?;
+        if latest.as_ref().is_none_or(|(t, _)| at > *t) {
+            latest = Some((at, row[name].clone()));
+        }
+    }
+    latest
+        .map(|(_, n)| n)
+        .ok_or_else(|| format!("`velero backup get` lists no Completed backup:\n{backup_get}"))
+}
+
+#[when("I restore from the latest backup `velero backup get` lists")]
+async fn restore_latest(w: &mut DrillWorld) {
+    let out = run(w, "velero backup get").await;
+    assert!(out.success, "`velero backup get` failed:\n{}{}", out.stderr, out.stdout);
+    let latest = latest_completed_backup(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    println!("      the latest backup: {latest}");
+    let line = VELERO_RESTORE.replace("--from-backup my-backup", &format!("--from-backup {latest}"));
+    i_run(w, line).await;
 }
 
 #[when(expr = "I carry out the drift mitigation plan for {string}")]
@@ -238,6 +390,74 @@ async fn command_shows(w: &mut DrillWorld, line: String, step: &Step) {
     if let Err(diff) = tables::compare(&out.stdout, &table_of(step)) {
         panic!("`{line}`: {diff}");
     }
+}
+
+#[then(expr = "listing {string} in the bucket through S3 shows:")]
+async fn bucket_lists(w: &mut DrillWorld, prefix: String, step: &Step) {
+    // The world's store client: its endpoint, bucket and credentials (the runbook's
+    // minio/minio123 for the embedded store), signing for its region.
+    let s3 = &w.world().s3;
+    let bucket = s3.bucket().to_string();
+    let store = s3
+        .store()
+        .unwrap_or_else(|e| panic!("the bucket {bucket} at {}: {e}", s3.endpoint()));
+    let (keys, prefixes) = store
+        .list_delimited(&prefix, "/")
+        .await
+        .unwrap_or_else(|e| panic!("list {prefix:?} in the bucket {bucket}: {e}"));
+    let rows: Vec<Vec<String>> = prefixes.into_iter().chain(keys).map(|p| vec![p]).collect();
+    let listing = crate::report::columns(&["PREFIX"], &rows);
+    w.transcript.push(format!("S3 list {bucket}/{prefix} (delimiter /)\n{listing}"));
+    if let Err(diff) = tables::compare(&listing, &table_of(step)) {
+        panic!("bucket {bucket}, prefix {prefix:?}: {diff}");
+    }
+}
+
+#[then(expr = "the refusal is Runbook T's known limitation for {string}: {string}")]
+async fn known_limitation(w: &mut DrillWorld, cluster: String, limitation: String) {
+    let (line, out) = w.last.clone().expect("a command ran before");
+    assert!(
+        !out.success,
+        "`{line}` succeeded, so it is not the known limitation {limitation:?}:\n{}",
+        out.stdout
+    );
+    if let Some(runbooks) = crate::runbook::runbooks_text() {
+        let runbook_t = runbooks.split("## Runbook A").next().unwrap_or_default();
+        let one_line = runbook_t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            one_line.contains(&limitation),
+            "{limitation:?} is not a limitation Runbook T documents (RUNBOOKS.md)"
+        );
+    }
+    // The refusal must be the Pinniped path's, not a cluster or kubeconfig that is missing: the
+    // cluster and its admin kubeconfig Secret are there.
+    let namespace = namespace_of(w, &cluster);
+    let client = w.world().mgmt_client().expect("management cluster");
+    let found = Api::<Cluster>::namespaced(client.clone(), &namespace)
+        .get_opt(&cluster)
+        .await
+        .expect("get the Cluster");
+    assert!(
+        found.is_some(),
+        "Cluster {namespace}/{cluster} does not exist: `{line}` failed for that reason"
+    );
+    let secret = Api::<Secret>::namespaced(client, &namespace)
+        .get_opt(&format!("{cluster}-kubeconfig"))
+        .await
+        .expect("get the kubeconfig Secret");
+    assert!(
+        secret.is_some(),
+        "Secret {namespace}/{cluster}-kubeconfig does not exist: `{line}` failed for that reason"
+    );
+    assert!(
+        out.stderr.contains("Pinniped") && out.stderr.contains("known limitation"),
+        "`{line}` failed, but not as the Pinniped limitation:\n{}",
+        out.stderr
+    );
+    println!(
+        "      KNOWN LIMITATION (Runbook T): {limitation}. drdrill does not model Pinniped; `{line}` was refused:\n      {}",
+        out.stderr.trim()
+    );
 }
 
 #[then("every workload cluster is running")]
@@ -297,6 +517,17 @@ async fn no_drift(w: &mut DrillWorld, cluster: String) {
     );
 }
 
+#[then(expr = "{string} counts {int} node(s), {int} machine(s) and {int} VM(s)")]
+async fn counts(w: &mut DrillWorld, cluster: String, nodes: usize, machines: usize, vms: usize) {
+    let namespace = namespace_of(w, &cluster);
+    let e = w.world().evidence(&namespace, &cluster).await.expect("evidence");
+    assert_eq!(
+        (e.nodes.len(), e.machines.len(), e.vms.len()),
+        (nodes, machines, vms),
+        "{cluster}: (nodes, machines, VMs) differ from the expected counts:\n{e:#?}"
+    );
+}
+
 /// Writes what a failed scenario's world looked like: the seed, every command and its output,
 /// `tanzu cluster list`, each cluster's drift report and evidence, the Site's VMs, and every
 /// object of the management and workload clusters.
@@ -326,4 +557,71 @@ pub async fn write_bundle(w: &DrillWorld, artifacts: &Path, scenario: &str) {
         let _ = world.dump_objects(bundle.path()).await;
     }
     eprintln!("diagnostics bundle: {}", bundle.path().display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BACKUPS: &str = "\
+NAME                       STATUS      ERRORS   WARNINGS   CREATED                                 EXPIRES   STORAGE LOCATION   SELECTOR
+daily-bak-20221210171053   Failed      1        0          2022-12-10 17:10:53 +0000 UTC           13d       default            <none>
+daily-bak-20221209171052   Completed   0        0          2022-12-09 17:10:52.25 +0000 UTC        12d       default            <none>
+my-backup                  Completed   0        0          2022-12-09 17:10:52.5 +0000 UTC         29d       default            <none>
+daily-bak-20221208171051   Completed   0        0          2022-12-08 17:10:51 +0000 UTC           11d       default            <none>
+";
+
+    /// The latest is chosen by CREATED among Completed backups — not the first row, not by name.
+    #[test]
+    fn the_latest_completed_backup_is_chosen_by_creation_time() {
+        assert_eq!(latest_completed_backup(BACKUPS).as_deref(), Ok("my-backup"));
+        let without = BACKUPS
+            .lines()
+            .filter(|l| !l.starts_with("my-backup"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(latest_completed_backup(&without).as_deref(), Ok("daily-bak-20221209171052"));
+        let none_completed = BACKUPS.replace("Completed", "PartiallyFailed");
+        assert!(
+            latest_completed_backup(&none_completed)
+                .expect_err("none")
+                .contains("no Completed backup")
+        );
+        let bad_time = BACKUPS.replace("2022-12-08 17:10:51", "yesterday at 5pm ");
+        assert!(latest_completed_backup(&bad_time).expect_err("bad").contains("is not a time"));
+        assert!(
+            latest_completed_backup("NAME   STATUS\nx      Completed\n")
+                .expect_err("no CREATED")
+                .contains("no CREATED column")
+        );
+    }
+
+    /// The restore line the steps fill in, and the schedule line the features run, are
+    /// RUNBOOKS.md's, character for character.
+    #[test]
+    fn runbook_lines_are_quoted_verbatim() {
+        let Some(runbooks) = crate::runbook::runbooks_text() else { return };
+        let blocks = crate::runbook::code_blocks(&runbooks);
+        assert!(
+            blocks.iter().any(|b| b.trim_end() == VELERO_RESTORE),
+            "VELERO_RESTORE is not a code block of RUNBOOKS.md"
+        );
+        let schedule = blocks
+            .iter()
+            .map(|b| b.trim_end())
+            .find(|b| b.starts_with("velero create schedule"))
+            .expect("RUNBOOKS.md has the schedule block");
+        let mut quoted = 0;
+        for (name, text) in super::super::embedded::FEATURES {
+            for line in text.lines().filter(|l| l.contains("velero create schedule")) {
+                let command = line
+                    .split('\'')
+                    .nth(1)
+                    .expect("the schedule line is single-quoted (it holds double quotes)");
+                assert_eq!(command, schedule, "{name}: not the runbook's schedule line");
+                quoted += 1;
+            }
+        }
+        assert!(quoted > 0, "no feature runs the runbook's schedule line");
+    }
 }
