@@ -25,6 +25,7 @@ Feature: Runbook T — full restore of the workload-cluster objects onto a rebui
     And "velero backup-location get" shows:
       | NAME    | PROVIDER | BUCKET/PREFIX | PHASE     | ACCESS MODE | DEFAULT |
       | default | aws      | mgmt          | Available | ReadWrite   | true    |
+    And the bucket is served by "the embedded store"
     When I run "velero backup create my-backup --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait"
     Then the output says "Backup completed with status: Completed"
 
@@ -38,6 +39,7 @@ Feature: Runbook T — full restore of the workload-cluster objects onto a rebui
       | my-backup | Completed | 0      | 0        | 29d     | default          | <none>   |
     When I run "velero restore create my-restore --from-backup my-backup --wait"
     Then the output says "Restore completed with status: Completed"
+    And every object of backup "my-backup" is back in the management cluster
     And "tanzu cluster list" shows:
       | NAME          | NAMESPACE | STATUS         | CONTROLPLANE | WORKERS | KUBERNETES        | ROLES  | PLAN | TKR                       |
       | tkg-vc-antrea | default   | createdStalled | 0/3          | 0/3     | v1.24.10+vmware.1 | <none> | prod | v1.24.10---vmware.1-tkg.1 |

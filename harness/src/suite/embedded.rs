@@ -8,6 +8,14 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../../features/tkg_full_restore.feature"),
     ),
     (
+        "tkg_full_restore_minio_container.feature",
+        include_str!("../../../features/tkg_full_restore_minio_container.feature"),
+    ),
+    (
+        "tkg_full_restore_external_s3.feature",
+        include_str!("../../../features/tkg_full_restore_external_s3.feature"),
+    ),
+    (
         "tkg_drift_stale_workers.feature",
         include_str!("../../../features/tkg_drift_stale_workers.feature"),
     ),

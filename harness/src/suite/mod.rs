@@ -9,6 +9,7 @@
 
 pub mod embedded;
 pub mod steps;
+pub mod storage_steps;
 pub mod tables;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub struct DrillWorld {
     pub seed: u64,
     /// Where the management cluster's bucket lives (default: the embedded store).
     pub backend: Option<drdrill_velero_sim::s3::S3Backend>,
+    /// The external S3 service a scenario started (it outlives the world's use of it).
+    pub external_s3: Option<drdrill_velero_sim::s3::S3Server>,
     /// The simulated world, once created.
     pub world: Option<World>,
     /// The operator's terminal.
@@ -71,6 +74,7 @@ impl DrillWorld {
             clusters: Vec::new(),
             seed: 7,
             backend: None,
+            external_s3: None,
             world: None,
             operator: Operator::new(home.path()),
             last: None,

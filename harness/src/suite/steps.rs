@@ -57,7 +57,8 @@ async fn clusters_running(w: &mut DrillWorld, seed: u64) {
     w.seed = seed;
     let config = w.config.clone().expect("a Given step must describe the management cluster first");
     let topology = w.topology();
-    let world = World::create(config, topology, &mut |what| tracing::info!("creating {what}"))
+    let backend = w.backend.clone().unwrap_or(drdrill_velero_sim::s3::S3Backend::Embedded);
+    let world = World::create_on(config, topology, backend, &mut |what| tracing::info!("creating {what}"))
         .await
         .unwrap_or_else(|e| panic!("the world could not be built: {e}"));
     w.operator.set_variables(&world);
