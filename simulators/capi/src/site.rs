@@ -120,6 +120,8 @@ pub enum SiteError {
 struct Inventory {
     hosts: Vec<String>,
     vms: BTreeMap<String, Vm>,
+    /// BIOS UUID → VM name, kept in step with `vms`.
+    by_uuid: BTreeMap<String, String>,
     rng: u64,
     placed: usize,
 }
@@ -142,6 +144,7 @@ impl Site {
             inner: Arc::new(Mutex::new(Inventory {
                 hosts: hosts.iter().map(|h| h.to_string()).collect(),
                 vms: BTreeMap::new(),
+                by_uuid: BTreeMap::new(),
                 rng: seed ^ 0x5173_5173_5173_5173,
                 placed: 0,
             })),
@@ -204,6 +207,7 @@ impl Site {
                 kubelet_version: spec.kubelet_version,
                 created: self.clock.now(),
             };
+            inv.by_uuid.insert(vm.uuid.clone(), vm.name.clone());
             inv.vms.insert(vm.name.clone(), vm.clone());
             vm
         };
@@ -214,6 +218,13 @@ impl Site {
     /// One VM by name.
     pub fn vm(&self, name: &str) -> Option<Vm> {
         self.lock().vms.get(name).cloned()
+    }
+
+    /// The VM with BIOS UUID `uuid` (what `vsphere://<uuid>` provider IDs name), found through
+    /// an index rather than a scan of the inventory.
+    pub fn vm_by_uuid(&self, uuid: &str) -> Option<Vm> {
+        let inv = self.lock();
+        inv.by_uuid.get(uuid).and_then(|name| inv.vms.get(name)).cloned()
     }
 
     /// Every VM, sorted by name.
@@ -252,10 +263,17 @@ impl Site {
 
     /// Removes a VM by hand (the runbook's last mitigation step).
     pub fn delete_vm(&self, name: &str) -> Result<Vm, SiteError> {
-        let vm = self.lock().vms.remove(name).ok_or_else(|| SiteError::NotFound {
-            site: self.name.clone(),
-            name: name.to_string(),
-        })?;
+        let vm = {
+            let mut inv = self.lock();
+            let vm = inv.vms.remove(name).ok_or_else(|| SiteError::NotFound {
+                site: self.name.clone(),
+                name: name.to_string(),
+            })?;
+            if inv.by_uuid.get(&vm.uuid) == Some(&vm.name) {
+                inv.by_uuid.remove(&vm.uuid);
+            }
+            vm
+        };
         self.changed();
         Ok(vm)
     }
@@ -301,7 +319,12 @@ mod tests {
     #[test]
     fn inventory_operations_and_errors() {
         let s = site(1);
-        s.create_vm(spec("w", VmRole::Worker)).expect("create");
+        let w = s.create_vm(spec("w", VmRole::Worker)).expect("create");
+        let other = s.create_vm(spec("x", VmRole::Worker)).expect("create");
+        assert_eq!(s.vm_by_uuid(&w.uuid).map(|v| v.name), Some("w".to_string()));
+        assert_eq!(s.vm_by_uuid(&other.uuid).map(|v| v.name), Some("x".to_string()));
+        assert_eq!(s.vm_by_uuid("no-such-uuid"), None);
+        s.delete_vm("x").expect("delete");
         assert!(matches!(
             s.create_vm(spec("w", VmRole::Worker)),
             Err(SiteError::AlreadyExists { .. })
@@ -313,6 +336,7 @@ mod tests {
         s.delete_vm("w").expect("delete");
         assert!(changes.has_changed().expect("sender alive"));
         assert!(s.list().is_empty());
+        assert_eq!(s.vm_by_uuid(&w.uuid), None, "the UUID index forgets deleted VMs");
         let err = s.power_on("w").expect_err("gone");
         assert_eq!(err.to_string(), "no VM named \"w\" in site \"vc01\"");
         let empty = Site::new("bare", &[], 0, Arc::new(drdrill_kube_sim::SystemClock));

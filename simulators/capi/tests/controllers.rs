@@ -1,13 +1,17 @@
 //! The Cluster API controllers against a management API server, a workload API server, a Site
 //! and a virtual clock: a MachineDeployment becomes Running Machines with Ready Nodes, scales
 //! both ways, stands still while paused, adopts what a restore orphaned without duplicating
-//! anything, and adopts a VM that existed before its VSphereMachine.
+//! anything (unless the adoption fault is injected), and adopts a VM that existed before its
+//! VSphereMachine.
 
 mod common;
+
+use std::sync::Arc;
 
 use common::{CLUSTER, NS, World, create_cluster};
 use drdrill_apis::capi::{Machine, MachineDeployment, MachineSet};
 use drdrill_apis::vsphere::VSphereMachine;
+use drdrill_capi_sim::controllers::{MachineSetController, NameGenerator, StaticWorkloadClusters};
 use drdrill_capi_sim::{VmRole, VmSpec};
 use k8s_openapi::api::core::v1::Node;
 use kube::ResourceExt;
@@ -184,4 +188,64 @@ async fn an_existing_vm_is_adopted_not_duplicated() {
     assert!(w.site.list().is_empty());
     assert!(w.ready_nodes().await.is_empty());
     assert!(w.api::<VSphereMachine>().get_opt("wc-md-0-survivor").await.expect("get").is_none());
+}
+
+/// The MachineSet controller of `w`, with the adoption fault switched as given.
+fn machine_sets(w: &World, adoption_disabled: bool) -> MachineSetController {
+    let workloads = StaticWorkloadClusters::new();
+    workloads.insert(NS, CLUSTER, w.workload.clone());
+    MachineSetController::new(
+        w.mgmt.clone(),
+        Arc::new(workloads),
+        NameGenerator::new(43),
+        Arc::new(w.clock.clone()),
+    )
+    .with_adoption_disabled(adoption_disabled)
+}
+
+#[tokio::test]
+async fn with_adoption_disabled_orphans_are_ignored_and_replaced() {
+    let mut w = World::new().await;
+    create_cluster(&w, 2).await;
+    w.settle().await;
+    w.assert_running(2).await;
+    let ms = w.machine_sets().await.remove(0);
+    let mut orphans: Vec<String> = w.machines().await.iter().map(|m| m.name_any()).collect();
+    orphans.sort();
+    let drop = Patch::Merge(json!({"metadata": {"ownerReferences": null}}));
+    for name in &orphans {
+        w.api::<Machine>().patch(name, &PatchParams::default(), &drop).await.expect("drop");
+    }
+
+    // The fault: the orphans match the selector but are not adopted; two new Machines appear.
+    w.controllers.machine_sets = machine_sets(&w, true);
+    let report = w.controllers.machine_sets.reconcile_all().await.expect("pass");
+    assert!(report.adopted.is_empty(), "nothing adopted: {report:?}");
+    let created: Vec<&String> = report.created.iter().filter(|c| c.starts_with("Machine/")).collect();
+    assert_eq!(created.len(), 2, "{report:?}");
+    w.settle().await;
+    let machines = w.machines().await;
+    assert_eq!(machines.len(), 4, "two orphans and two replacements");
+    for m in &machines {
+        let owned = m.owner_references().iter().any(|r| r.uid == ms.uid().expect("uid"));
+        assert_eq!(owned, !orphans.contains(&m.name_any()), "{}", m.name_any());
+    }
+    let status = w.machine_sets().await[0].status.clone().expect("status");
+    assert_eq!((status.replicas, status.ready_replicas), (2, 2), "the orphans are not counted");
+    assert_eq!(w.site.vms_of(CLUSTER).len(), 4, "a VM for every Machine, orphans included");
+
+    // Without the fault the same orphans are adopted, and the set scales back to 2.
+    w.controllers.machine_sets = machine_sets(&w, false);
+    let report = w.controllers.machine_sets.reconcile_all().await.expect("pass");
+    let mut adopted: Vec<String> = report
+        .adopted
+        .iter()
+        .filter_map(|a| a.strip_prefix("Machine/"))
+        .map(str::to_string)
+        .collect();
+    adopted.sort();
+    assert_eq!(adopted, orphans, "{report:?}");
+    assert_eq!(report.deleted.len(), 2, "{report:?}");
+    w.settle().await;
+    w.assert_running(2).await;
 }

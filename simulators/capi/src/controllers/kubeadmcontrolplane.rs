@@ -3,8 +3,8 @@
 //!
 //! Follows upstream Cluster API v1.2, `controlplane/kubeadm/internal/controllers`
 //! (`Reconcile`, `reconcile`, `initializeControlPlane`, `scaleUpControlPlane`,
-//! `scaleDownControlPlane`, `preflightChecks`, `selectMachineForScaleDown`, `adoptMachines`,
-//! `updateStatus`):
+//! `scaleDownControlPlane`, `upgradeControlPlane`, `preflightChecks`, `selectMachineForScaleDown`,
+//! `MachinesNeedingRollout`, `adoptMachines`, `updateStatus`):
 //! * the KCP waits for the Cluster controller to own it, and is skipped while its Cluster has
 //!   `spec.paused` or it carries the paused annotation; the status is updated on every other
 //!   pass (upstream's deferred `updateStatus`);
@@ -23,8 +23,25 @@
 //! * scale-down deletes one Machine at a time, once no other is being deleted and the rest are
 //!   healthy: a Machine with the `delete-machine` annotation first, else the oldest
 //!   (creationTimestamp, then name) in the failure domain with most Machines;
+//! * rolling upgrade (after remediation, before scaling, which it takes precedence over): a
+//!   Machine not being deleted needs a rollout when its `spec.version` is not the KCP's, when
+//!   its infrastructure machine's `cloned-from` annotations name another template than
+//!   `machineTemplate.infrastructureRef` (a missing object or missing annotations match), or
+//!   when it was created before an expired `spec.rolloutAfter`. While any does,
+//!   `MachinesSpecUpToDate` is False/`RollingUpdateInProgress` ("Rolling N replicas with outdated
+//!   spec (M replicas up to date)") and each pass makes one change of the `RollingUpdate`
+//!   strategy: with fewer Machines (deleting ones included) than `replicas + maxSurge` it scales
+//!   up one Machine at the current spec (a new name, a fresh infrastructure clone and so a new
+//!   VM), else it scales down one — an outdated Machine with the `delete-machine` annotation,
+//!   else any annotated one, else the oldest outdated one in the fullest failure domain — both
+//!   behind the same preflight checks as scaling. `maxSurge` defaults to 1 (surge first); 0
+//!   deletes first. `MachinesSpecUpToDate` turns True once nothing needs a rollout (it is only
+//!   set once a rollout happened, as upstream). A strategy upstream's webhook rejects (a type
+//!   other than `RollingUpdate`, `maxSurge` other than the integer 0 or 1, or 0 with fewer than 3
+//!   replicas) fails a pass that needs a rollout, and a malformed `rolloutAfter` every pass;
 //! * status: `selector`, `replicas` (owned Machines, deleting ones too), `updatedReplicas`
-//!   (Machines at the KCP's version), `readyReplicas`/`unavailableReplicas` (Ready control-plane
+//!   (`UpToDateMachines`: Machines not needing a rollout, deleting ones counted as upstream
+//!   does), `readyReplicas`/`unavailableReplicas` (Ready control-plane
 //!   Nodes of the workload cluster), `version` (lowest among Machines with a Ready Node),
 //!   `initialized` and `ready` (set once, never cleared), conditions `Resized`,
 //!   `MachinesCreated`, `MachinesSpecUpToDate`, `MachinesReady`, `Available` and a `Ready`
@@ -52,11 +69,14 @@
 //! control-plane Nodes (stacked etcd: one member per control-plane Node, named after it); a
 //! member is healthy when a Machine has it as nodeRef and that Machine's Node is healthy (for
 //! `EtcdMemberHealthy`), and a member without a Machine counts as unhealthy, as upstream
-//! assumes. Not modelled: rollouts of outdated Machines (reported, not acted on), etcd
-//! membership changes (leadership forwarding, member removal, `reconcileEtcdMembers`),
-//! certificates, the kubeconfig Secret, KCP deletion.
+//! assumes. The rollout compares the version, the infrastructure template and `rolloutAfter`;
+//! without KubeadmConfigs it does not compare bootstrap configurations (`MatchesKubeadmBootstrapConfig`)
+//! and, with no kubeadm, skips the `kubeadm-config` ConfigMap and kubelet RBAC updates of
+//! `upgradeControlPlane`. Not modelled: etcd membership changes (leadership forwarding, member
+//! removal, `reconcileEtcdMembers`), `rolloutBefore` (certificates), the kubeconfig Secret,
+//! KCP deletion.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use drdrill_apis::capi::conditions::{
@@ -69,12 +89,13 @@ use drdrill_apis::capi::{
 use drdrill_kube_sim::clock::Clock;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::DynamicObject;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-use super::machineset::{api_resource, clone_template};
+use super::machineset::{CLONED_FROM_GROUPKIND_ANNOTATION, CLONED_FROM_NAME_ANNOTATION, api_resource, clone_template};
 use super::{
     Context, ControllerError, NameGenerator, Reconciler, Report, WorkloadClusters, controller_of, ensure_owner_ref, false_condition,
     get_cluster, is_controlled_by, is_not_found, is_paused, key, run_every, selector_matches, selector_string, set_condition,
@@ -83,6 +104,8 @@ use super::{
 
 /// The annotation holding the kubeadm ClusterConfiguration a Machine was created with.
 pub const KUBEADM_CLUSTER_CONFIGURATION_ANNOTATION: &str = "controlplane.cluster.x-k8s.io/kubeadm-cluster-configuration";
+/// `MachinesSpecUpToDate` reason: Machines with an outdated spec are being replaced.
+pub const ROLLING_UPDATE_IN_PROGRESS: &str = "RollingUpdateInProgress";
 /// `MachinesCreated`: the KCP could create the Machines it needs.
 pub const MACHINES_CREATED: &str = "MachinesCreated";
 /// `OwnerRemediated` reason: the remediation waits for a precondition.
@@ -178,13 +201,20 @@ fn version_key(v: &str) -> Vec<u64> {
     core.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
-/// `Machines.Oldest` of the failure domain with most Machines (`MachineInFailureDomainWithMostMachines`).
-fn select_for_scale_down(machines: &[Machine]) -> Option<&Machine> {
-    let flagged: Vec<&Machine> = machines
-        .iter()
-        .filter(|m| m.annotations().contains_key(DELETE_MACHINE_ANNOTATION))
-        .collect();
-    let pool: Vec<&Machine> = if flagged.is_empty() { machines.iter().collect() } else { flagged };
+/// `selectMachineForScaleDown`: the candidates are, in this order of preference, the Machines
+/// of `outdated` with the `delete-machine` annotation, any Machine with it, the `outdated`
+/// ones, every Machine; of those, `Machines.Oldest` of the failure domain with most Machines
+/// (`MachineInFailureDomainWithMostMachines`).
+fn select_for_scale_down<'a>(machines: &'a [Machine], outdated: &BTreeSet<String>) -> Option<&'a Machine> {
+    let flagged = |m: &&Machine| m.annotations().contains_key(DELETE_MACHINE_ANNOTATION);
+    let is_outdated = |m: &&Machine| outdated.contains(&m.name_any());
+    let flagged_outdated: Vec<&Machine> = machines.iter().filter(flagged).filter(is_outdated).collect();
+    let flagged_any: Vec<&Machine> = machines.iter().filter(flagged).collect();
+    let outdated_any: Vec<&Machine> = machines.iter().filter(is_outdated).collect();
+    let pool = [flagged_outdated, flagged_any, outdated_any]
+        .into_iter()
+        .find(|p| !p.is_empty())
+        .unwrap_or_else(|| machines.iter().collect());
     let mut by_domain: BTreeMap<Option<String>, Vec<&Machine>> = BTreeMap::new();
     for m in pool {
         by_domain.entry(m.spec.failure_domain.clone()).or_default().push(m);
@@ -197,6 +227,74 @@ fn select_for_scale_down(machines: &[Machine]) -> Option<&Machine> {
         let tb = b.meta().creation_timestamp.as_ref().map(|t| t.0);
         ta.cmp(&tb).then_with(|| a.name_any().cmp(&b.name_any()))
     })
+}
+
+/// `spec.rolloutStrategy.rollingUpdate.maxSurge`, 1 when unset (upstream's default). As the
+/// upstream webhook enforces, the strategy type must be `RollingUpdate`, maxSurge the integer 0
+/// or 1, and 0 (scale in first) needs at least 3 replicas.
+fn max_surge(kcp: &KubeadmControlPlane) -> Result<usize, ControllerError> {
+    let Some(strategy) = &kcp.spec.rollout_strategy else {
+        return Ok(1);
+    };
+    if let Some(t) = strategy.type_.as_deref().filter(|t| *t != "RollingUpdate") {
+        return Err(ControllerError::Invalid {
+            object: object(kcp),
+            message: format!("spec.rolloutStrategy.type {t:?} is not supported, only \"RollingUpdate\""),
+        });
+    }
+    let surge = strategy.rolling_update.as_ref().and_then(|r| r.max_surge.as_ref());
+    match surge {
+        None | Some(IntOrString::Int(1)) => Ok(1),
+        Some(IntOrString::Int(0)) if kcp.spec.replicas.unwrap_or(1) >= 3 => Ok(0),
+        Some(IntOrString::Int(0)) => Err(ControllerError::Invalid {
+            object: object(kcp),
+            message: format!(
+                "spec.rolloutStrategy.rollingUpdate.maxSurge 0 scales in first and needs at least 3 replicas, not {}",
+                kcp.spec.replicas.unwrap_or(1)
+            ),
+        }),
+        Some(other) => Err(ControllerError::Invalid {
+            object: object(kcp),
+            message: format!("spec.rolloutStrategy.rollingUpdate.maxSurge {other:?} must be 0 or 1"),
+        }),
+    }
+}
+
+/// The `cloned-from` annotations (template name, `Kind.group`) of the Machines' infrastructure
+/// machines, read once per pass.
+#[derive(Default)]
+struct InfraOrigins {
+    by_machine: BTreeMap<String, Option<(String, String)>>,
+}
+
+impl InfraOrigins {
+    /// Where `m`'s infrastructure machine was cloned from; `None` when it does not exist or has
+    /// no `cloned-from` annotations.
+    async fn cloned_from(&mut self, client: &Client, m: &Machine) -> Result<Option<(String, String)>, ControllerError> {
+        if let Some(known) = self.by_machine.get(&m.name_any()) {
+            return Ok(known.clone());
+        }
+        let r = &m.spec.infrastructure_ref;
+        let found = match (&r.api_version, &r.kind, &r.name) {
+            (Some(api_version), Some(kind), Some(name)) => {
+                let ns = r.namespace.clone().or_else(|| m.namespace()).unwrap_or_default();
+                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &api_resource(api_version, kind));
+                api.get_opt(name)
+                    .await
+                    .ctx(|| format!("get {kind} {ns}/{name} of Machine {}", m.name_any()))?
+                    .and_then(|obj| {
+                        let a = obj.annotations();
+                        Some((
+                            a.get(CLONED_FROM_NAME_ANNOTATION)?.clone(),
+                            a.get(CLONED_FROM_GROUPKIND_ANNOTATION)?.clone(),
+                        ))
+                    })
+            }
+            _ => None,
+        };
+        self.by_machine.insert(m.name_any(), found.clone());
+        Ok(found)
+    }
 }
 
 /// `conditions.SetSummary`: True when every present condition of `scope` is True, else the most
@@ -309,24 +407,76 @@ impl KubeadmControlPlaneController {
         let Some(cluster) = cluster else { return Ok(()) };
         let selector = control_plane_selector(&cluster.name_any());
         let machines_api: Api<Machine> = Api::namespaced(self.client.clone(), &ns);
+        let selected = ListParams::default().labels(&selector_string(&selector));
         let all: Vec<Machine> = machines_api
-            .list(&ListParams::default())
+            .list(&selected)
             .await
-            .ctx(|| format!("list Machines in {ns}"))?
+            .ctx(|| format!("list control-plane Machines of Cluster {ns}/{}", cluster.name_any()))?
             .items
             .into_iter()
+            // The server filtered already; this guards against a selector it read differently.
             .filter(|m| selector_matches(&selector, m.labels()))
             .collect();
         let uid = kcp.uid().unwrap_or_default();
         let mut owned: Vec<Machine> = all.iter().filter(|m| is_controlled_by(m.meta(), &uid)).cloned().collect();
+        let mut origins = InfraOrigins::default();
+        let mut checked = None;
         if kcp.meta().deletion_timestamp.is_none() {
-            self.reconcile_machines(kcp, &cluster, &all, &mut owned, &machines_api, report)
+            checked = self
+                .reconcile_machines(kcp, &cluster, &all, &mut owned, &machines_api, &mut origins, report)
                 .await?;
         }
-        self.update_status(kcp, &cluster, &selector, &owned, report).await
+        self.update_status(kcp, &cluster, &selector, &owned, checked, &mut origins, report)
+            .await
     }
 
-    /// `reconcile`: adoption, then one scaling step.
+    /// `MachinesNeedingRollout`: the names of the Machines of `machines` that are not being
+    /// deleted and either were created before an expired `spec.rolloutAfter`, or do not match
+    /// the KCP's spec — `spec.version` differs from the KCP's, or the infrastructure machine was
+    /// cloned from another template than `machineTemplate.infrastructureRef`
+    /// (`MatchesTemplateClonedFrom`; an infrastructure machine that is missing or has no
+    /// `cloned-from` annotations matches, as upstream).
+    async fn machines_needing_rollout(
+        &self,
+        kcp: &KubeadmControlPlane,
+        machines: &[Machine],
+        origins: &mut InfraOrigins,
+    ) -> Result<BTreeSet<String>, ControllerError> {
+        let rollout_after = match kcp.spec.rollout_after.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<jiff::Timestamp>().map_err(|e| ControllerError::Invalid {
+                object: object(kcp),
+                message: format!("spec.rolloutAfter {text:?} is not an RFC 3339 time: {e}"),
+            })?),
+        };
+        let now = self.clock.now();
+        let tref = &kcp.spec.machine_template.infrastructure_ref;
+        let group = tref.api_version.as_deref().and_then(|v| v.split_once('/')).map_or("", |(g, _)| g);
+        let want_from = (
+            tref.name.clone().unwrap_or_default(),
+            format!("{}.{group}", tref.kind.as_deref().unwrap_or_default()),
+        );
+        let mut needing = BTreeSet::new();
+        for m in machines {
+            if m.meta().deletion_timestamp.is_some() {
+                continue;
+            }
+            let created = m.meta().creation_timestamp.as_ref().map(|t| t.0);
+            let scheduled = rollout_after.is_some_and(|after| now > after && created.is_some_and(|c| c < after));
+            let outdated_version = m.spec.version.as_deref() != Some(kcp.spec.version.as_str());
+            let outdated =
+                scheduled || outdated_version || origins.cloned_from(&self.client, m).await?.is_some_and(|from| from != want_from);
+            if outdated {
+                needing.insert(m.name_any());
+            }
+        }
+        Ok(needing)
+    }
+
+    /// `reconcile`: adoption, remediation, then one rollout or scaling step. Returns how many
+    /// Machines needed a rollout, and of how many, when the pass got as far as checking (`None`
+    /// when it ended earlier), for the `MachinesSpecUpToDate` condition.
+    #[allow(clippy::too_many_arguments)]
     async fn reconcile_machines(
         &self,
         kcp: &KubeadmControlPlane,
@@ -334,8 +484,9 @@ impl KubeadmControlPlaneController {
         all: &[Machine],
         owned: &mut Vec<Machine>,
         machines_api: &Api<Machine>,
+        origins: &mut InfraOrigins,
         report: &mut Report,
-    ) -> Result<(), ControllerError> {
+    ) -> Result<Option<(usize, usize)>, ControllerError> {
         let ns = kcp.namespace().unwrap_or_default();
         let infra_ready = cluster.status.as_ref().is_some_and(|s| s.infrastructure_ready);
         let endpoint_valid = cluster
@@ -344,7 +495,7 @@ impl KubeadmControlPlaneController {
             .as_ref()
             .is_some_and(|e| !e.host.is_empty() && e.port != 0);
         if !infra_ready || !endpoint_valid {
-            return Ok(());
+            return Ok(None);
         }
         let adoptable: Vec<&Machine> = all
             .iter()
@@ -373,46 +524,90 @@ impl KubeadmControlPlaneController {
                 }
             }
             // Upstream requeues after adopting and acts on the next pass.
-            return Ok(());
+            return Ok(None);
         }
         if owned.len() != all.len() {
             tracing::info!(kcp = %kcp.name_any(), "not all control plane machines are owned by this KubeadmControlPlane, refusing to operate in mixed management mode");
-            return Ok(());
+            return Ok(None);
         }
         if self.reconcile_unhealthy_machines(kcp, cluster, owned, machines_api, report).await? {
-            return Ok(());
+            return Ok(None);
         }
-        if owned.iter().any(|m| m.meta().deletion_timestamp.is_some()) {
-            // `preflightChecks`: wait for the deletion in progress.
-            return Ok(());
-        }
+        // A rollout of outdated Machines takes precedence over scaling.
+        let needing = self.machines_needing_rollout(kcp, owned, origins).await?;
+        let checked = Some((needing.len(), owned.len()));
         let desired = kcp.spec.replicas.unwrap_or(1).max(0) as usize;
+        if !needing.is_empty() {
+            tracing::info!(kcp = %kcp.name_any(), needing = ?needing, "rolling out control plane machines");
+            // `upgradeControlPlane`, RollingUpdate: surge up to replicas + maxSurge, else remove
+            // one outdated Machine.
+            let max_nodes = desired + max_surge(kcp)?;
+            if owned.len() < max_nodes {
+                self.scale_up(kcp, cluster, owned, machines_api, report).await?;
+            } else {
+                self.scale_down(kcp, owned, &needing, machines_api, report).await?;
+            }
+            return Ok(checked);
+        }
         if owned.len() < desired {
-            if !owned.iter().all(has_healthy_node) {
-                return Ok(());
-            }
-            let m = self.create_machine(kcp, cluster, machines_api).await?;
-            report.created.push(key("Machine", &m));
-            owned.push(m);
+            self.scale_up(kcp, cluster, owned, machines_api, report).await?;
         } else if owned.len() > desired {
-            let Some(victim) = select_for_scale_down(owned).cloned() else {
-                return Ok(());
-            };
-            if !owned.iter().filter(|m| m.name_any() != victim.name_any()).all(has_healthy_node) {
-                return Ok(());
-            }
-            match machines_api.delete(&victim.name_any(), &DeleteParams::default()).await {
-                Ok(either) => {
-                    report.deleted.push(key("Machine", &victim));
-                    if let Some(m) = either.left()
-                        && let Some(slot) = owned.iter_mut().find(|o| o.name_any() == m.name_any())
-                    {
-                        *slot = m;
-                    }
+            self.scale_down(kcp, owned, &BTreeSet::new(), machines_api, report).await?;
+        }
+        Ok(checked)
+    }
+
+    /// `scaleUpControlPlane`: once `preflightChecks` pass (no Machine being deleted, every
+    /// Machine healthy), one new Machine at the KCP's spec.
+    async fn scale_up(
+        &self,
+        kcp: &KubeadmControlPlane,
+        cluster: &Cluster,
+        owned: &mut Vec<Machine>,
+        machines_api: &Api<Machine>,
+        report: &mut Report,
+    ) -> Result<(), ControllerError> {
+        if owned.iter().any(|m| m.meta().deletion_timestamp.is_some()) || !owned.iter().all(has_healthy_node) {
+            return Ok(());
+        }
+        let m = self.create_machine(kcp, cluster, machines_api).await?;
+        report.created.push(key("Machine", &m));
+        owned.push(m);
+        Ok(())
+    }
+
+    /// `scaleDownControlPlane`: picks one Machine (`selectMachineForScaleDown`, preferring
+    /// `outdated` ones) and deletes it once `preflightChecks` pass for the others (no Machine
+    /// being deleted, the rest healthy).
+    async fn scale_down(
+        &self,
+        kcp: &KubeadmControlPlane,
+        owned: &mut [Machine],
+        outdated: &BTreeSet<String>,
+        machines_api: &Api<Machine>,
+        report: &mut Report,
+    ) -> Result<(), ControllerError> {
+        let ns = kcp.namespace().unwrap_or_default();
+        let Some(victim) = select_for_scale_down(owned, outdated).cloned() else {
+            return Ok(());
+        };
+        if owned.iter().any(|m| m.meta().deletion_timestamp.is_some()) {
+            return Ok(());
+        }
+        if !owned.iter().filter(|m| m.name_any() != victim.name_any()).all(has_healthy_node) {
+            return Ok(());
+        }
+        match machines_api.delete(&victim.name_any(), &DeleteParams::default()).await {
+            Ok(either) => {
+                report.deleted.push(key("Machine", &victim));
+                if let Some(m) = either.left()
+                    && let Some(slot) = owned.iter_mut().find(|o| o.name_any() == m.name_any())
+                {
+                    *slot = m;
                 }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(e).ctx(|| format!("delete Machine {ns}/{}", victim.name_any())),
             }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).ctx(|| format!("delete Machine {ns}/{}", victim.name_any())),
         }
         Ok(())
     }
@@ -645,13 +840,18 @@ impl KubeadmControlPlaneController {
         Some((cp_nodes, kubeadm_config))
     }
 
-    /// `updateStatus` and the conditions `patchKubeadmControlPlane` summarizes.
+    /// `updateStatus` and the conditions `patchKubeadmControlPlane` summarizes; `checked` is
+    /// how many Machines needed a rollout, of how many, when `reconcile_machines` looked (`None`:
+    /// it did not).
+    #[allow(clippy::too_many_arguments)]
     async fn update_status(
         &self,
         kcp: &KubeadmControlPlane,
         cluster: &Cluster,
         selector: &LabelSelector,
         owned: &[Machine],
+        checked: Option<(usize, usize)>,
+        origins: &mut InfraOrigins,
         report: &mut Report,
     ) -> Result<(), ControllerError> {
         let clock = self.clock.as_ref();
@@ -661,25 +861,29 @@ impl KubeadmControlPlaneController {
         let desired = kcp.spec.replicas.unwrap_or(1);
         status.selector = Some(selector_string(selector));
         status.replicas = replicas;
-        status.updated_replicas = owned
-            .iter()
-            .filter(|m| m.spec.version.as_deref() == Some(kcp.spec.version.as_str()))
-            .count() as i32;
+        // `UpToDateMachines`: every Machine not needing a rollout (deleting ones included).
+        let needing = self.machines_needing_rollout(kcp, owned, origins).await?;
+        status.updated_replicas = (owned.len() - needing.len()) as i32;
         status.ready_replicas = 0;
         status.unavailable_replicas = replicas;
         status.observed_generation = kcp.metadata.generation;
         if kcp.meta().deletion_timestamp.is_none() {
-            let outdated = replicas - status.updated_replicas;
-            let up_to_date = if outdated == 0 {
-                true_condition(MACHINES_SPEC_UP_TO_DATE)
-            } else {
-                let msg = format!(
-                    "Rolling {outdated} replicas with outdated spec ({} replicas up to date)",
-                    status.updated_replicas
-                );
-                false_condition(MACHINES_SPEC_UP_TO_DATE, "RollingUpdateInProgress", "Warning", &msg)
-            };
-            set_condition(&mut status.conditions, up_to_date, clock);
+            // Set where `reconcile` checks for a rollout; marked True only once it exists, so a
+            // KCP that never rolled out has no such condition, as upstream.
+            match checked {
+                Some((0, _)) if conditions::find(&status.conditions, MACHINES_SPEC_UP_TO_DATE).is_some() => {
+                    set_condition(&mut status.conditions, true_condition(MACHINES_SPEC_UP_TO_DATE), clock);
+                }
+                Some((n, total)) if n > 0 => {
+                    let msg = format!(
+                        "Rolling {n} replicas with outdated spec ({} replicas up to date)",
+                        total.saturating_sub(n)
+                    );
+                    let cond = false_condition(MACHINES_SPEC_UP_TO_DATE, ROLLING_UPDATE_IN_PROGRESS, "Warning", &msg);
+                    set_condition(&mut status.conditions, cond, clock);
+                }
+                _ => {}
+            }
             if replicas < desired {
                 let msg = format!("Scaling up control plane to {desired} replicas (actual {replicas})");
                 set_condition(
@@ -777,20 +981,84 @@ mod tests {
             machine("cp-b", "2022-12-07T17:01:00Z", Some("fd2"), false),
             machine("cp-c", "2022-12-07T17:02:00Z", Some("fd2"), false),
         ];
-        assert_eq!(select_for_scale_down(&ms).map(|m| m.name_any()).as_deref(), Some("cp-b"));
+        let none = BTreeSet::new();
+        assert_eq!(select_for_scale_down(&ms, &none).map(|m| m.name_any()).as_deref(), Some("cp-b"));
         let same = vec![
             machine("cp-y", "2022-12-07T17:00:00Z", None, false),
             machine("cp-x", "2022-12-07T17:00:00Z", None, false),
             machine("cp-w", "2022-12-07T17:05:00Z", None, false),
         ];
         assert_eq!(
-            select_for_scale_down(&same).map(|m| m.name_any()).as_deref(),
+            select_for_scale_down(&same, &none).map(|m| m.name_any()).as_deref(),
             Some("cp-x"),
             "ties by name"
         );
         let mut flagged = same.clone();
         flagged[2] = machine("cp-w", "2022-12-07T17:05:00Z", None, true);
-        assert_eq!(select_for_scale_down(&flagged).map(|m| m.name_any()).as_deref(), Some("cp-w"));
+        assert_eq!(
+            select_for_scale_down(&flagged, &none).map(|m| m.name_any()).as_deref(),
+            Some("cp-w")
+        );
+    }
+
+    #[test]
+    fn rollouts_scale_down_outdated_machines_first_and_flagged_outdated_ones_before_those() {
+        let names = |ns: &[&str]| ns.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        let ms = vec![
+            machine("cp-old-1", "2022-12-07T17:00:00Z", None, false),
+            machine("cp-old-2", "2022-12-07T17:01:00Z", None, false),
+            machine("cp-new", "2022-12-07T16:00:00Z", None, false),
+        ];
+        let pick = |ms: &[Machine], outdated: &BTreeSet<String>| select_for_scale_down(ms, outdated).map(|m| m.name_any());
+        // cp-new is the oldest overall, but only outdated Machines are candidates.
+        assert_eq!(pick(&ms, &names(&["cp-old-1", "cp-old-2"])).as_deref(), Some("cp-old-1"));
+        assert_eq!(pick(&ms, &BTreeSet::new()).as_deref(), Some("cp-new"));
+        let mut flagged = ms.clone();
+        flagged[1] = machine("cp-old-2", "2022-12-07T17:01:00Z", None, true);
+        flagged[2] = machine("cp-new", "2022-12-07T16:00:00Z", None, true);
+        assert_eq!(
+            pick(&flagged, &names(&["cp-old-1", "cp-old-2"])).as_deref(),
+            Some("cp-old-2"),
+            "a flagged outdated Machine first"
+        );
+        assert_eq!(
+            pick(&flagged, &names(&["cp-old-1"])).as_deref(),
+            Some("cp-new"),
+            "then any flagged Machine, before unflagged outdated ones"
+        );
+    }
+
+    #[test]
+    fn max_surge_defaults_to_one_and_rejects_other_values() {
+        let mut kcp = KubeadmControlPlane::new("cp", Default::default());
+        kcp.metadata.namespace = Some("ns".into());
+        assert_eq!(max_surge(&kcp).expect("default"), 1);
+        let with = |surge: Option<IntOrString>, type_: Option<&str>| drdrill_apis::capi::kubeadmcontrolplane::RolloutStrategy {
+            type_: type_.map(str::to_string),
+            rolling_update: Some(drdrill_apis::capi::kubeadmcontrolplane::RollingUpdate { max_surge: surge }),
+        };
+        kcp.spec.rollout_strategy = Some(with(Some(IntOrString::Int(0)), Some("RollingUpdate")));
+        let err = max_surge(&kcp).expect_err("0 with 1 replica").to_string();
+        assert!(err.contains("needs at least 3 replicas, not 1"), "{err}");
+        kcp.spec.replicas = Some(3);
+        assert_eq!(max_surge(&kcp).expect("0"), 0);
+        kcp.spec.rollout_strategy = Some(with(Some(IntOrString::Int(1)), None));
+        assert_eq!(max_surge(&kcp).expect("1"), 1);
+        kcp.spec.rollout_strategy = Some(with(Some(IntOrString::String("1".into())), None));
+        assert!(max_surge(&kcp).is_err(), "the webhook takes integers only");
+        kcp.spec.rollout_strategy = Some(with(None, None));
+        assert_eq!(max_surge(&kcp).expect("unset"), 1);
+        kcp.spec.rollout_strategy = Some(with(Some(IntOrString::Int(2)), None));
+        let err = max_surge(&kcp).expect_err("2").to_string();
+        assert!(
+            err.starts_with("KubeadmControlPlane ns/cp: spec.rolloutStrategy.rollingUpdate.maxSurge"),
+            "{err}"
+        );
+        kcp.spec.rollout_strategy = Some(with(Some(IntOrString::String("50%".into())), None));
+        assert!(max_surge(&kcp).is_err());
+        kcp.spec.rollout_strategy = Some(with(None, Some("OnDelete")));
+        let err = max_surge(&kcp).expect_err("type").to_string();
+        assert!(err.contains("spec.rolloutStrategy.type \"OnDelete\" is not supported"), "{err}");
     }
 
     /// A control-plane Machine linked to Node `node` (healthy or not), with MHC marks.

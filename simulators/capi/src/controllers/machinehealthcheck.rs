@@ -50,7 +50,7 @@ use serde_json::json;
 
 use super::{
     Context, ControllerError, Reconciler, Report, WorkloadClusters, ensure_owner_ref, false_condition, get_cluster, is_not_found,
-    is_paused, key, run_every, selector_matches, set_condition, true_condition,
+    is_paused, key, run_every, selector_matches, selector_string, set_condition, true_condition,
 };
 
 /// Annotation that exempts a Machine from health checking.
@@ -194,12 +194,14 @@ impl MachineHealthCheckController {
             .get_or_insert_with(BTreeMap::new)
             .insert(CLUSTER_NAME_LABEL.into(), mhc.spec.cluster_name.clone());
         let machines_api: Api<Machine> = Api::namespaced(self.client.clone(), &ns);
+        let selected = ListParams::default().labels(&selector_string(&selector));
         let mut targets: Vec<Machine> = machines_api
-            .list(&ListParams::default())
+            .list(&selected)
             .await
-            .ctx(|| format!("list Machines in {ns}"))?
+            .ctx(|| format!("list Machines in {ns} selected by MachineHealthCheck {}", mhc.name_any()))?
             .items
             .into_iter()
+            // The server filtered already; this guards against a selector it read differently.
             .filter(|m| selector_matches(&selector, m.labels()))
             .filter(|m| !m.annotations().contains_key(PAUSED_ANNOTATION) && !m.annotations().contains_key(SKIP_REMEDIATION_ANNOTATION))
             .collect();

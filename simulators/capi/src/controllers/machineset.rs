@@ -54,6 +54,7 @@ pub struct MachineSetController {
     workloads: Arc<dyn WorkloadClusters>,
     names: NameGenerator,
     clock: Arc<dyn Clock>,
+    adoption_disabled: bool,
 }
 
 /// Upstream's delete priorities.
@@ -85,7 +86,17 @@ impl MachineSetController {
             workloads,
             names,
             clock,
+            adoption_disabled: false,
         }
+    }
+
+    /// Fault injection for tests (the property-based explorer): with `disabled`, orphan
+    /// Machines matching a set's selector are **not** adopted — they are ignored as if they did
+    /// not match, so the set creates new Machines to reach its replicas instead. Off by default,
+    /// which is upstream's behaviour.
+    pub fn with_adoption_disabled(mut self, disabled: bool) -> Self {
+        self.adoption_disabled = disabled;
+        self
     }
 
     /// One pass over every MachineSet.
@@ -157,17 +168,21 @@ impl MachineSetController {
         let machines_api: Api<Machine> = Api::namespaced(self.client.clone(), &ns);
         let uid = ms.uid().unwrap_or_default();
         let mut machines = Vec::new();
+        let selected = ListParams::default().labels(&selector_string(&selector));
         for m in machines_api
-            .list(&ListParams::default())
+            .list(&selected)
             .await
-            .ctx(|| format!("list Machines in {ns}"))?
+            .ctx(|| format!("list Machines in {ns} selected by MachineSet {}", ms.name_any()))?
         {
+            // The server filtered already; this guards against a selector it read differently.
             if !selector_matches(&selector, m.labels()) {
                 continue;
             }
             match controller_of(m.meta()) {
                 Some(_) if !is_controlled_by(m.meta(), &uid) => continue,
                 Some(_) => machines.push(m),
+                // Fault injection: the orphan is left alone, as if it did not match.
+                None if self.adoption_disabled => continue,
                 None => {
                     let owner = ms.controller_owner_ref(&()).ok_or_else(|| ControllerError::Invalid {
                         object: format!("MachineSet {ns}/{}", ms.name_any()),

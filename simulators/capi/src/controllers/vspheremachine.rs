@@ -111,7 +111,7 @@ impl VSphereMachineController {
     /// ID), else by name.
     fn find_vm(&self, vsm: &VSphereMachine, name: &str) -> Lookup {
         match vsm.spec.provider_id.as_deref().and_then(uuid_of) {
-            Some(uuid) => match self.site.list().into_iter().find(|vm| vm.uuid == uuid) {
+            Some(uuid) => match self.site.vm_by_uuid(uuid) {
                 Some(vm) => Lookup::Found(vm),
                 None => Lookup::NotFoundByBiosUuid(uuid.to_string()),
             },
