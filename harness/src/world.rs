@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, Cluster, KubeadmControlPlane, MachineDeployment, MachineHealthCheck};
+use drdrill_apis::velero::{Backup, Schedule};
 use drdrill_apis::vsphere::{VSphereCluster, VSphereMachineTemplate};
 use drdrill_capi_sim::controllers::{
     ClusterController, ControllerError, Controllers, KubeadmControlPlaneController, MachineController, MachineDeploymentController,
@@ -27,6 +28,7 @@ use drdrill_kube_sim::{ApiServer, ServerOptions};
 use drdrill_scenarios::topology::MANAGEMENT_NAMESPACE;
 use drdrill_scenarios::{SeededRng, Topology, WorkloadCluster};
 use drdrill_velero_sim::s3::{BackendError, Credentials, RunningStore, S3Backend};
+use drdrill_velero_sim::server::schedule::parse_schedule;
 use drdrill_velero_sim::server::{ServerContext, VeleroError, VeleroServer};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -51,7 +53,13 @@ pub const BUCKET: &str = "mgmt";
 pub const EPOCH: &str = "2022-12-07T17:10:42Z";
 /// How far the clock moves per controller pass while settling.
 pub const PASS_STEP: Duration = Duration::from_secs(1);
-/// The longest jump of the clock between two rounds of [`World::run_for`] while nothing changes.
+/// The longest stride of the clock in [`World::run_for`] while nothing happens and every
+/// workload cluster is running. Velero's deadlines cut strides short; what else polls on a
+/// period (location validation, backup sync, the garbage collector's hourly look) only sees the
+/// clock later, never misses a deadline.
+pub const STEADY_STEP: Duration = Duration::from_secs(6 * 3600);
+/// The longest stride of the clock in [`World::run_for`] while nothing happens and some workload
+/// cluster is not running (a MachineHealthCheck's timeout may be pending).
 pub const MAX_QUIET_STEP: Duration = Duration::from_secs(600);
 
 /// Why the world could not be built or driven.
@@ -209,6 +217,14 @@ pub struct SettleReport {
     pub registered: Vec<String>,
 }
 
+impl SettleReport {
+    /// Structural changes so far: objects created, deleted or adopted and Nodes registered
+    /// (status refreshes are not counted).
+    pub fn activity(&self) -> usize {
+        self.created.len() + self.deleted.len() + self.adopted.len() + self.registered.len()
+    }
+}
+
 /// The world.
 pub struct World {
     /// The management cluster's configuration, as last read from its file.
@@ -230,6 +246,8 @@ pub struct World {
     work: tempfile::TempDir,
     rng: SeededRng,
     management_builds: u32,
+    // Test-only fault: MachineSets of the next management cluster built skip adoption.
+    fault_machineset_skips_adoption: bool,
 }
 
 impl World {
@@ -270,6 +288,7 @@ impl World {
             work,
             rng: SeededRng::new(seed ^ 0x0057_0A1D),
             management_builds: 0,
+            fault_machineset_skips_adoption: false,
         };
         progress(&format!("management cluster {}", topology.management));
         world.rebuild_management_cluster().await?;
@@ -280,6 +299,12 @@ impl World {
         progress("controllers bring every cluster to running");
         world.settle_until_running(2000).await?;
         Ok(world)
+    }
+
+    /// Test-only fault: MachineSets of every management cluster built from now on (the next
+    /// rebuild) do not adopt orphaned Machines — a deliberate bug the drift exploration must catch.
+    pub fn set_fault_machineset_skips_adoption(&mut self, on: bool) {
+        self.fault_machineset_skips_adoption = on;
     }
 
     /// The working folder (kubeconfigs).
@@ -361,7 +386,8 @@ impl World {
             vsphere_clusters: VSphereClusterController::new(client.clone(), clock.clone()),
             kubeadm_control_planes: KubeadmControlPlaneController::new(client.clone(), workloads.clone(), names(0x4B43), clock.clone()),
             machine_deployments: MachineDeploymentController::new(client.clone()),
-            machine_sets: MachineSetController::new(client.clone(), workloads.clone(), names(0x4D53), clock.clone()),
+            machine_sets: MachineSetController::new(client.clone(), workloads.clone(), names(0x4D53), clock.clone())
+                .with_adoption_disabled(self.fault_machineset_skips_adoption),
             machines: MachineController::new(client.clone(), workloads.clone(), clock.clone()),
             vsphere_machines: VSphereMachineController::new(client.clone(), self.site.clone(), clock.clone()),
             machine_health_checks: MachineHealthCheckController::new(client.clone(), workloads.clone(), clock),
@@ -575,24 +601,90 @@ impl World {
     }
 
     /// Lets `duration` of simulated time pass, running rounds as it goes: a round every
-    /// [`PASS_STEP`] while something changes, and while the world is quiet a step that doubles
-    /// up to [`MAX_QUIET_STEP`] — so a day passes in a few hundred rounds, and timeouts (a
-    /// MachineHealthCheck's, a schedule's, a TTL) fire at most that step late. Kubelets post
-    /// their heartbeats at the new time before the node lifecycle controller looks, so a quiet
-    /// jump does not make healthy Nodes look silent.
+    /// [`PASS_STEP`] while something happens, and while the world is quiet a stride that doubles
+    /// — so days of a backup schedule pass in a few hundred rounds. Kubelets post their heartbeats
+    /// at the new time before the node lifecycle controller looks, so a quiet jump does not make
+    /// healthy Nodes look silent. The stepping policy:
+    /// * only a round that creates, deletes, adopts or registers something (a scheduled backup, a
+    ///   DeleteBackupRequest, a Machine, a Node) counts as activity and brings the stride back to
+    ///   [`PASS_STEP`]; status refreshes do not (Velero revalidates its backup storage location
+    ///   every minute and writes the time into its status: counted, the clock would never stride
+    ///   past a minute while Velero is installed);
+    /// * while every workload cluster is running, strides grow to [`STEADY_STEP`]; otherwise (a
+    ///   MachineHealthCheck's timeout may be pending) they stop at [`MAX_QUIET_STEP`];
+    /// * no stride jumps over a Velero deadline — the next run of a Schedule, the expiration of a
+    ///   Backup: the clock lands one [`PASS_STEP`] after it, so the schedule controller takes its
+    ///   backup on time and the garbage collector sees the backup expired on time.
     pub async fn run_for(&self, duration: Duration) -> Result<SettleReport, WorldError> {
         let mut report = SettleReport::default();
         let end = self.clock.now() + duration;
         let mut step = PASS_STEP;
         loop {
-            let left = end.duration_since(self.clock.now());
-            if left <= jiff::SignedDuration::ZERO {
+            if end.duration_since(self.clock.now()) <= jiff::SignedDuration::ZERO {
                 return Ok(report);
             }
-            let left = Duration::try_from(left).unwrap_or(PASS_STEP);
-            let changed = self.pass_then_advance(&mut report, step.min(left)).await?;
-            step = if changed { PASS_STEP } else { (step * 2).min(MAX_QUIET_STEP) };
+            let before = report.activity();
+            self.pass(&mut report).await?;
+            step = if report.activity() > before {
+                PASS_STEP
+            } else {
+                (step * 2).min(STEADY_STEP)
+            };
+            if step > MAX_QUIET_STEP && !self.all_running().await.unwrap_or(false) {
+                step = MAX_QUIET_STEP;
+            }
+            let now = self.clock.now();
+            let mut stride = step.saturating_sub(PASS_STEP);
+            if let Some(deadline) = self.next_velero_deadline(now).await? {
+                let until = Duration::try_from((deadline + PASS_STEP).duration_since(now)).unwrap_or(PASS_STEP);
+                stride = stride.min(until);
+            }
+            let left = Duration::try_from(end.duration_since(now)).unwrap_or(Duration::ZERO);
+            self.clock.advance(stride.min(left));
         }
+    }
+
+    /// Velero objects of the management cluster; `None` when it is down or Velero's CRDs are not
+    /// installed yet.
+    async fn list_velero<K>(&self) -> Result<Option<Vec<K>>, WorldError>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let Ok(client) = self.mgmt_client() else {
+            return Ok(None);
+        };
+        match Api::<K>::namespaced(client, drdrill_apis::velero::DEFAULT_NAMESPACE)
+            .list(&ListParams::default())
+            .await
+        {
+            Ok(list) => Ok(Some(list.items)),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(source) => Err(WorldError::Kube {
+                action: format!("list {} in namespace velero", K::kind(&())),
+                source,
+            }),
+        }
+    }
+
+    /// The earliest Velero deadline after `now`: the next run of a Schedule (as Velero's schedule
+    /// controller computes it, after the last backup, skip or the creation) or a Backup's
+    /// expiration.
+    async fn next_velero_deadline(&self, now: Timestamp) -> Result<Option<Timestamp>, WorldError> {
+        let schedules = self.list_velero::<Schedule>().await?.unwrap_or_default();
+        let runs = schedules.iter().filter(|s| !s.spec.paused).filter_map(|s| {
+            let cron = parse_schedule(&s.spec.schedule).ok()?;
+            let status = s.status.clone().unwrap_or_default();
+            let created = s.metadata.creation_timestamp.as_ref()?.0;
+            let last = status.last_backup.map_or(created, |t| t.0);
+            let last = status.last_skipped.map_or(last, |t| t.0.max(last));
+            cron.next(last)
+        });
+        let backups = self.list_velero::<Backup>().await?.unwrap_or_default();
+        let expirations = backups.iter().filter_map(|b| b.status.as_ref()?.expiration.as_ref().map(|t| t.0));
+        Ok(runs.chain(expirations).filter(|t| *t > now).min())
     }
 
     /// Runs `work` (a CLI command that waits, such as `velero backup create --wait`) while the

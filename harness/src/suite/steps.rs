@@ -7,10 +7,8 @@ use std::time::Duration;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, Cluster, Machine};
-use drdrill_apis::velero::{Backup, Schedule};
 use drdrill_kube_sim::clock::Clock;
 use drdrill_scenarios::WorkloadCluster;
-use drdrill_velero_sim::server::schedule::parse_schedule;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -21,7 +19,7 @@ use crate::diagnostics::Bundle;
 use crate::drift;
 use crate::mgmt_config::ManagementConfig;
 use crate::runbook::UNPAUSE_ALL_NAMESPACES;
-use crate::world::{MAX_QUIET_STEP, PASS_STEP, SettleReport, World, WorldError};
+use crate::world::World;
 
 /// How long a wait-until step polls before giving up, in simulated time.
 const POLL_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -133,103 +131,10 @@ async fn management_rebuilt(w: &mut DrillWorld) {
     w.world = Some(world);
 }
 
-/// The longest stride of the clock while nothing happens and every workload cluster is running.
-/// Velero's deadlines cut strides short (see [`pass_time`]); what else polls on a period
-/// (location validation, backup sync, the garbage collector's hourly look) only sees the
-/// clock later, never misses a deadline. While a cluster is not running — a MachineHealthCheck's
-/// timeout may be pending — strides stop at the world's [`MAX_QUIET_STEP`].
-pub const STEADY_STEP: Duration = Duration::from_secs(6 * 3600);
-
-/// Lets `duration` of simulated time pass, as [`World::run_for`] does — a round every
-/// [`PASS_STEP`] while something happens, doubling strides while the world is quiet — with
-/// three differences that make days of a backup schedule affordable:
-/// * a round that only refreshed statuses counts as quiet: Velero revalidates its backup storage
-///   location every minute and writes the time into the location's status, which `run_for`
-///   counts as a change, so for as long as Velero is installed its clock never strides past a
-///   minute. A round that creates, deletes, adopts or registers something (a scheduled backup, a
-///   DeleteBackupRequest, a Machine, a Node) still brings the stride back to [`PASS_STEP`];
-/// * while every workload cluster is running, strides grow to [`STEADY_STEP`], else they stop
-///   at [`MAX_QUIET_STEP`];
-/// * no stride jumps over a Velero deadline — the next run of a Schedule, the expiration of a
-///   Backup: the clock lands one second after it, so the schedule controller takes its backup
-///   (due once now is past the next run) and the garbage collector sees the backup expired
-///   on time, not a stride late.
-pub async fn pass_time(world: &World, duration: Duration) -> Result<SettleReport, WorldError> {
-    let mut report = SettleReport::default();
-    let end = world.clock.now() + duration;
-    let mut step = PASS_STEP;
-    loop {
-        if end.duration_since(world.clock.now()) <= jiff::SignedDuration::ZERO {
-            return Ok(report);
-        }
-        let before = activity(&report);
-        world.pass(&mut report).await?;
-        step = if activity(&report) > before {
-            PASS_STEP
-        } else {
-            (step * 2).min(STEADY_STEP)
-        };
-        // Not running (or no management cluster to ask): a timeout may be pending.
-        if step > MAX_QUIET_STEP && !world.all_running().await.unwrap_or(false) {
-            step = MAX_QUIET_STEP;
-        }
-        let now = world.clock.now();
-        let mut stride = step.saturating_sub(PASS_STEP);
-        if let Some(deadline) = next_velero_deadline(world, now).await? {
-            let until = Duration::try_from((deadline + PASS_STEP).duration_since(now)).unwrap_or(PASS_STEP);
-            stride = stride.min(until);
-        }
-        let left = Duration::try_from(end.duration_since(now)).unwrap_or(Duration::ZERO);
-        world.clock.advance(stride.min(left));
-    }
-}
-
-/// Lists Velero objects of the management cluster; `None` when it is down or Velero's CRDs are
-/// not installed yet.
-async fn list_velero<K>(world: &World) -> Result<Option<Vec<K>>, WorldError>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let Ok(client) = world.mgmt_client() else {
-        return Ok(None);
-    };
-    match Api::<K>::namespaced(client, drdrill_apis::velero::DEFAULT_NAMESPACE)
-        .list(&ListParams::default())
-        .await
-    {
-        Ok(list) => Ok(Some(list.items)),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-        Err(source) => Err(WorldError::Kube {
-            action: format!("list {} in namespace velero", K::kind(&())),
-            source,
-        }),
-    }
-}
-
-/// The earliest Velero deadline after `now`: the next run of a Schedule (as Velero's schedule
-/// controller computes it, after the last backup, skip or the creation) or a Backup's expiration.
-async fn next_velero_deadline(world: &World, now: jiff::Timestamp) -> Result<Option<jiff::Timestamp>, WorldError> {
-    let schedules = list_velero::<Schedule>(world).await?.unwrap_or_default();
-    let runs = schedules.iter().filter(|s| !s.spec.paused).filter_map(|s| {
-        let cron = parse_schedule(&s.spec.schedule).ok()?;
-        let status = s.status.clone().unwrap_or_default();
-        let created = s.metadata.creation_timestamp.as_ref()?.0;
-        let last = status.last_backup.map_or(created, |t| t.0);
-        let last = status.last_skipped.map_or(last, |t| t.0.max(last));
-        cron.next(last)
-    });
-    let backups = list_velero::<Backup>(world).await?.unwrap_or_default();
-    let expirations = backups.iter().filter_map(|b| b.status.as_ref()?.expiration.as_ref().map(|t| t.0));
-    Ok(runs.chain(expirations).filter(|t| *t > now).min())
-}
-
-fn activity(report: &SettleReport) -> usize {
-    report.created.len() + report.deleted.len() + report.adopted.len() + report.registered.len()
-}
-
 #[when(expr = "{int} minute(s) pass(es)")]
 async fn minutes_pass(w: &mut DrillWorld, minutes: u64) {
-    pass_time(w.world(), Duration::from_secs(minutes * 60))
+    w.world()
+        .run_for(Duration::from_secs(minutes * 60))
         .await
         .unwrap_or_else(|e| panic!("while time passed: {e}"));
 }
