@@ -18,7 +18,7 @@ use super::args::{
     parse_selector, string_array,
 };
 use super::tables::{Describer, backup_table, bool_pointer, go_time};
-use super::{Ctx, VeleroCliError, api, api_error, poll_until, print_encoded, validate_output};
+use super::{Ctx, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
 
 /// The resource name velero's errors use for backups.
 pub(crate) const BACKUPS: &str = "backups.velero.io";
@@ -168,25 +168,12 @@ pub(crate) async fn create(ctx: &Ctx, a: &BackupCreateArgs, out: &mut (dyn Write
         .create(&PostParams::default(), &backup)
         .await
         .map_err(api(|| format!("create Backup {}/{name}", ctx.namespace)))?;
-    writeln!(out, "Backup request {name:?} submitted successfully.")?;
-    if !a.wait {
-        writeln!(
-            out,
-            "Run `velero backup describe {name}` or `velero backup logs {name}` for more details."
-        )?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "Waiting for backup to complete. You may safely press ctrl-c to stop waiting - your backup will continue in the background."
-    )?;
-    let what = format!("backup {name:?} to complete");
-    let phase = poll_until(ctx, &what, out, true, || {
+    report_submitted(ctx, out, "backup", &name, a.wait, || {
         let backups = backups.clone();
         let name = name.clone();
         let namespace = ctx.namespace.clone();
         async move {
-            let backup = backups
+            let found = backups
                 .get_opt(&name)
                 .await
                 .map_err(api(|| format!("get Backup {namespace}/{name}")))?
@@ -194,16 +181,10 @@ pub(crate) async fn create(ctx: &Ctx, a: &BackupCreateArgs, out: &mut (dyn Write
                     resource: BACKUPS.to_string(),
                     name: name.clone(),
                 })?;
-            Ok(backup.status.and_then(|s| s.phase).filter(|p| p.is_terminal()))
+            Ok(found.status.and_then(|s| s.phase))
         }
     })
-    .await?;
-    writeln!(
-        out,
-        "\nBackup completed with status: {}. You may check for more information using the commands `velero backup describe {name}` and `velero backup logs {name}`.",
-        phase.as_str()
-    )?;
-    Ok(())
+    .await
 }
 
 /// Gets the named objects (each must exist) or lists them by selector.

@@ -442,6 +442,81 @@ pub(crate) fn validate_output(format: &str) -> Result<(), VeleroCliError> {
     }
 }
 
+/// What `velero backup create` and `velero restore create` print after submitting `name` (a
+/// Backup or Restore, `noun` = "backup" or "restore"): the hint without `--wait`; with it, the
+/// waiting line, a dot per poll until `phase` reports a terminal phase, and the outcome — the
+/// same words for both verbs, as velero's shared create/wait code prints them.
+pub(crate) async fn report_submitted<P, F, Fut>(
+    ctx: &Ctx,
+    out: &mut (dyn Write + Send),
+    noun: &str,
+    name: &str,
+    wait: bool,
+    mut phase: F,
+) -> Result<(), VeleroCliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<P>, VeleroCliError>>,
+    P: TerminalPhase,
+{
+    writeln!(out, "{} request {name:?} submitted successfully.", capitalized(noun))?;
+    if !wait {
+        writeln!(
+            out,
+            "Run `velero {noun} describe {name}` or `velero {noun} logs {name}` for more details."
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Waiting for {noun} to complete. You may safely press ctrl-c to stop waiting - your {noun} will continue in the background."
+    )?;
+    let what = format!("{noun} {name:?} to complete");
+    let done = poll_until(ctx, &what, out, true, || {
+        let next = phase();
+        async move { Ok(next.await?.filter(|p| p.is_terminal())) }
+    })
+    .await?;
+    writeln!(
+        out,
+        "\n{} completed with status: {}. You may check for more information using the commands `velero {noun} describe {name}` and `velero {noun} logs {name}`.",
+        capitalized(noun),
+        done.as_str()
+    )?;
+    Ok(())
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// A phase that may end the wait: Backup's and Restore's.
+pub(crate) trait TerminalPhase {
+    /// Whether nothing more will happen.
+    fn is_terminal(&self) -> bool;
+    /// As printed.
+    fn as_str(&self) -> &'static str;
+}
+
+impl TerminalPhase for drdrill_apis::velero::BackupPhase {
+    fn is_terminal(&self) -> bool {
+        (*self).is_terminal()
+    }
+    fn as_str(&self) -> &'static str {
+        (*self).as_str()
+    }
+}
+
+impl TerminalPhase for drdrill_apis::velero::RestorePhase {
+    fn is_terminal(&self) -> bool {
+        (*self).is_terminal()
+    }
+    fn as_str(&self) -> &'static str {
+        (*self).as_str()
+    }
+}
+
 /// Polls until `done` says the object reached its end, printing a dot per poll as velero's
 /// ticker does; gives up after `wait_timeout` (counted in polls, or on the env's clock).
 pub(crate) async fn poll_until<T, F, Fut>(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::args::{DescribeArgs, GetArgs, RestoreCreateArgs, format_selector, parse_map, parse_selector, string_array};
 use super::backup::{BACKUPS, get_or_list};
 use super::tables::{Describer, bool_pointer, go_time, restore_table};
-use super::{Ctx, VeleroCliError, api, api_error, poll_until, print_encoded, validate_output};
+use super::{Ctx, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
 
 const RESTORES: &str = "restores.velero.io";
 
@@ -104,25 +104,12 @@ pub(crate) async fn create(ctx: &Ctx, a: &RestoreCreateArgs, out: &mut (dyn Writ
         .create(&PostParams::default(), &restore)
         .await
         .map_err(api(|| format!("create Restore {}/{name}", ctx.namespace)))?;
-    writeln!(out, "Restore request {name:?} submitted successfully.")?;
-    if !a.wait {
-        writeln!(
-            out,
-            "Run `velero restore describe {name}` or `velero restore logs {name}` for more details."
-        )?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "Waiting for restore to complete. You may safely press ctrl-c to stop waiting - your restore will continue in the background."
-    )?;
-    let what = format!("restore {name:?} to complete");
-    let phase = poll_until(ctx, &what, out, true, || {
+    report_submitted(ctx, out, "restore", &name, a.wait, || {
         let restores = restores.clone();
         let name = name.clone();
         let namespace = ctx.namespace.clone();
         async move {
-            let restore = restores
+            let found = restores
                 .get_opt(&name)
                 .await
                 .map_err(api(|| format!("get Restore {namespace}/{name}")))?
@@ -130,16 +117,10 @@ pub(crate) async fn create(ctx: &Ctx, a: &RestoreCreateArgs, out: &mut (dyn Writ
                     resource: RESTORES.to_string(),
                     name: name.clone(),
                 })?;
-            Ok(restore.status.and_then(|s| s.phase).filter(|p| p.is_terminal()))
+            Ok(found.status.and_then(|s| s.phase))
         }
     })
-    .await?;
-    writeln!(
-        out,
-        "\nRestore completed with status: {}. You may check for more information using the commands `velero restore describe {name}` and `velero restore logs {name}`.",
-        phase.as_str()
-    )?;
-    Ok(())
+    .await
 }
 
 /// The backup with the latest start time among those in `phases`.
