@@ -456,6 +456,7 @@ async fn cluster_scale_spreads_workers_and_refuses_bad_requests_without_patching
         "cluster scale tkg-vc-antrea --worker-machine-count 6 --controlplane-machine-count 4",
         "cluster kubeconfig get tkg-vc-antrea --admin",
         "cluster kubeconfig get tkg-vc-antrea",
+        "cluster kubeconfig get nope",
         "cluster get nope",
         "cluster frobnicate",
     ] {

@@ -251,11 +251,22 @@ pub async fn run(args: &[String], env: &TanzuEnv, out: &mut (dyn Write + Send)) 
                         export_file,
                     },
             } => {
+                let namespace = ns(namespace);
                 if !admin {
+                    // The non-admin path reads the Cluster first (its endpoint for the Pinniped
+                    // kubeconfig), so a wrong name says so before Pinniped is needed.
+                    kube::Api::<drdrill_apis::capi::Cluster>::namespaced(env.client.clone(), &namespace)
+                        .get_opt(&name)
+                        .await
+                        .map_err(kube_ctx(format!("get Cluster {namespace}/{name}")))?
+                        .ok_or_else(|| TanzuCliError::ClusterNotFound {
+                            name: name.clone(),
+                            namespace: namespace.clone(),
+                        })?;
                     return Err(KubeconfigError::PinnipedNotEmulated { cluster: name }.into());
                 }
                 let target = export_file.map(|f| env.workdir.join(f));
-                kubeconfig_get(&env.client, &ns(namespace), &name, target.as_deref(), &env.workdir).await?
+                kubeconfig_get(&env.client, &namespace, &name, target.as_deref(), &env.workdir).await?
             }
         },
         Top::KubernetesRelease {
