@@ -143,6 +143,8 @@ async fn install_creates_everything_and_is_idempotent() {
             "backups.velero.io",
             "backupstoragelocations.velero.io",
             "deletebackuprequests.velero.io",
+            "podvolumebackups.velero.io",
+            "podvolumerestores.velero.io",
             "restores.velero.io",
             "schedules.velero.io",
             "volumesnapshotlocations.velero.io"

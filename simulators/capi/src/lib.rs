@@ -6,9 +6,11 @@
 pub mod controllers;
 pub mod node_agent;
 pub mod site;
+pub mod storage;
 pub mod workloads;
 
 pub use controllers::{ControllerError, Controllers, Report, SecretWorkloadClusters, StaticWorkloadClusters, WorkloadClusters};
 pub use node_agent::{CloudNodeLifecycle, NodeAgent, NodeLifecycle};
 pub use site::{PowerState, Site, SiteError, Vm, VmRole, VmSpec};
+pub use storage::{Datastore, StorageError};
 pub use workloads::{WorkloadControllers, WorkloadReport};

@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod deletebackuprequest;
 pub mod location;
+pub mod podvolume;
 pub mod restore;
 pub mod schedule;
 
@@ -26,6 +27,10 @@ pub use location::{
     BackupStorageLocation, BackupStorageLocationAccessMode, BackupStorageLocationPhase, BackupStorageLocationSpec,
     BackupStorageLocationStatus, ObjectStorageLocation, VolumeSnapshotLocation, VolumeSnapshotLocationPhase, VolumeSnapshotLocationSpec,
     VolumeSnapshotLocationStatus,
+};
+pub use podvolume::{
+    PodVolumeBackup, PodVolumeBackupSpec, PodVolumeBackupStatus, PodVolumeOperationProgress, PodVolumePhase, PodVolumeRestore,
+    PodVolumeRestoreSpec, PodVolumeRestoreStatus,
 };
 pub use restore::{
     ExecRestoreHook, InitRestoreHook, Restore, RestoreHooks, RestorePhase, RestoreProgress, RestoreResourceHook, RestoreResourceHookSpec,
@@ -57,7 +62,8 @@ pub const RESTORE_NAME_LABEL: &str = "velero.io/restore-name";
 /// The CRDs of this module, as a cluster installing Velero gets them.
 ///
 /// Generated from our types; the status subresource that kube-derive adds with a status type
-/// is removed from Backup, Restore, VolumeSnapshotLocation and DeleteBackupRequest, which have
+/// is removed from Backup, Restore, VolumeSnapshotLocation, DeleteBackupRequest, PodVolumeBackup and
+/// PodVolumeRestore, which have
 /// none upstream.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let without_status = |mut crd: CustomResourceDefinition| {
@@ -73,6 +79,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         BackupStorageLocation::crd(),
         without_status(VolumeSnapshotLocation::crd()),
         without_status(DeleteBackupRequest::crd()),
+        without_status(PodVolumeBackup::crd()),
+        without_status(PodVolumeRestore::crd()),
     ]
 }
 
@@ -114,6 +122,8 @@ mod tests {
             ("backupstoragelocations.velero.io", "BackupStorageLocation", Some("bsl"), true),
             ("volumesnapshotlocations.velero.io", "VolumeSnapshotLocation", Some("vsl"), false),
             ("deletebackuprequests.velero.io", "DeleteBackupRequest", None, false),
+            ("podvolumebackups.velero.io", "PodVolumeBackup", None, false),
+            ("podvolumerestores.velero.io", "PodVolumeRestore", None, false),
         ];
         for (name, kind, short, status) in expected {
             let crd = find(&crds, name);

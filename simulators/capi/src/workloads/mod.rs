@@ -32,6 +32,7 @@ mod eviction;
 mod kubelet;
 mod replicasets;
 mod scheduling;
+pub mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -48,6 +49,7 @@ use kube::{Client, Resource};
 use serde_json::{Map, Value, json};
 
 use crate::controllers::NameGenerator;
+use crate::storage::Datastore;
 
 pub use scheduling::{DEFAULT_TOLERATION_SECONDS, NOT_READY_TAINT, UNREACHABLE_TAINT, UNSCHEDULABLE_TAINT};
 
@@ -93,6 +95,8 @@ pub struct WorkloadReport {
     pub conflicts: Vec<String>,
     /// The earliest time a pending taint-based eviction falls due, if any.
     pub next_eviction: Option<Timestamp>,
+    /// What the volume provisioner did (provisioned, bound, reclaimed, events), `namespace/name: what`.
+    pub volumes: Vec<String>,
 }
 
 impl WorkloadReport {
@@ -110,7 +114,8 @@ impl WorkloadReport {
             && self.pods_not_ready.is_empty()
             && self.pods_evicted.is_empty()
             && self.pods_collected.is_empty()
-            && self.statuses_updated.is_empty())
+            && self.statuses_updated.is_empty()
+            && self.volumes.is_empty())
     }
 }
 
@@ -120,6 +125,7 @@ pub struct WorkloadControllers {
     client: Client,
     clock: Arc<dyn Clock>,
     names: NameGenerator,
+    datastore: Option<Datastore>,
 }
 
 impl WorkloadControllers {
@@ -130,11 +136,20 @@ impl WorkloadControllers {
             client,
             clock,
             names: NameGenerator::new(seed),
+            datastore: None,
         }
     }
 
+    /// Provisions PersistentVolumeClaims into `datastore` (see [`volumes`]); without one the
+    /// volume provisioner does nothing.
+    pub fn with_datastore(mut self, datastore: Datastore) -> Self {
+        self.datastore = Some(datastore);
+        self
+    }
+
     /// One level-triggered pass: pod GC and taint-based eviction, the Deployment, ReplicaSet and
-    /// DaemonSet controllers, the scheduler, the kubelets, then every controller's status.
+    /// DaemonSet controllers, the scheduler, the kubelets, every controller's status, then the
+    /// volume provisioner.
     pub async fn sync(&self) -> Result<WorkloadReport, kube::Error> {
         let mut report = WorkloadReport::default();
         let now = self.clock.now();
@@ -168,6 +183,7 @@ impl WorkloadControllers {
         daemonsets::write_status(self, &daemon_sets, &nodes, &pods, now, &mut report).await?;
         let replica_sets = self.list::<ReplicaSet>(&mut report).await?;
         deployments::write_status(self, &deployments, &replica_sets, &pods, now, &mut report).await?;
+        volumes::reconcile(self, now, &mut report).await?;
         Ok(report)
     }
 

@@ -26,8 +26,8 @@
 //! * a Backup found `InProgress` when a pass starts was interrupted (the server restarted
 //!   mid-backup) and is marked `Failed`, as Velero does at start-up.
 //!
-//! The file set is Velero v1.12's for a backup without volumes: the CSI, pod-volume,
-//! native-snapshot and item-operation files hold `null`.
+//! The file set is Velero v1.12's: the CSI, native-snapshot and item-operation files hold `null`;
+//! the pod-volume file lists the PodVolumeBackups of [`super::podvolume`] (`null` when none).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -47,6 +47,7 @@ use serde_json::{Value, json};
 
 use super::bsl::{format_go_duration, is_available, parse_go_duration, plugin_error};
 use super::mgmt_cluster_plugin::MgmtClusterPlugin;
+use super::podvolume::{PodVolumeBackupOutcome, back_up_pod_volumes};
 use super::storage::object_store_for;
 use super::{Context, Report, ServerContext, VeleroError};
 use crate::format::{self, BACKUP_FORMAT_VERSION, BackupItem, encode_backup_metadata, encode_json_gz, encode_resource_list};
@@ -939,6 +940,13 @@ impl BackupController {
         let mut run = Run::new(&self.ctx.client, &catalog, backup, &self.actions, log);
         run.collect().await?;
         let Run { items, mut log, .. } = run;
+        let pod_volumes = back_up_pod_volumes(&self.ctx, backup, location, &store, &items).await?;
+        for (ns, msg) in &pod_volumes.warnings {
+            log.warn(msg, Some(ns), &[]);
+        }
+        for (ns, msg) in &pod_volumes.errors {
+            log.error(msg, Some(ns), &[]);
+        }
         log.info("Backed up a total of items", &[("backedUpItems", &items.len().to_string())]);
 
         let now = self.ctx.clock.now();
@@ -961,7 +969,7 @@ impl BackupController {
         status.failure_reason = None;
         status.validation_errors = None;
         log.info(&format!("Backup completed with phase {phase}"), &[]);
-        let files = match self.encode(backup, &items, &log, now) {
+        let files = match self.encode(backup, &items, &log, &pod_volumes, now) {
             Ok(f) => f,
             Err(e) => return Ok(self.failed(backup, e)),
         };
@@ -986,6 +994,7 @@ impl BackupController {
         backup: &Backup,
         items: &[BackupItem],
         log: &BackupLog,
+        pod_volumes: &PodVolumeBackupOutcome,
         now: Timestamp,
     ) -> Result<BTreeMap<&'static str, (BackupFile, Vec<u8>)>, String> {
         let enc = |e: format::FormatError| format!("error encoding backup files: {e}");
@@ -1003,10 +1012,7 @@ impl BackupController {
             BackupFile::Contents,
             format::write_backup_tarball_at(items, now.as_second().max(0) as u64).map_err(enc)?,
         );
-        add(
-            BackupFile::PodVolumeBackups,
-            encode_json_gz(&none, "pod volume backups list").map_err(enc)?,
-        );
+        add(BackupFile::PodVolumeBackups, pod_volumes.encode().map_err(enc)?);
         add(
             BackupFile::VolumeSnapshots,
             encode_json_gz(&none, "native volumesnapshots list").map_err(enc)?,

@@ -17,12 +17,14 @@ pub mod bsl;
 pub mod deployment;
 pub mod gc;
 pub mod mgmt_cluster_plugin;
+pub mod podvolume;
 pub mod restore;
 pub mod schedule;
 pub mod storage;
 pub mod sync;
 pub mod velero;
 
+pub use podvolume::{PodVolumeRestoreController, VolumeFiles, VolumeFilesError};
 pub use restore::RestoreController;
 pub use schedule::ScheduleController;
 pub use storage::{CREDENTIALS_KEY, CREDENTIALS_SECRET, StorageError, object_store_for};
@@ -106,6 +108,9 @@ pub struct ServerContext {
     pub namespace: String,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
+    /// The node agent's access to volume data (`velero install --use-node-agent`); `None`: no
+    /// node agent, so pod volumes cannot be backed up or restored.
+    pub volume_files: Option<Arc<dyn VolumeFiles>>,
 }
 
 impl ServerContext {
@@ -115,6 +120,13 @@ impl ServerContext {
             client,
             namespace: namespace.into(),
             clock,
+            volume_files: None,
         }
+    }
+
+    /// Runs the node agent with access to volume data through `files`.
+    pub fn with_volume_files(mut self, files: Arc<dyn VolumeFiles>) -> Self {
+        self.volume_files = Some(files);
+        self
     }
 }

@@ -33,6 +33,8 @@
 //!   unset or `none`) or a merge patch towards the backed-up object (`update`).
 //! * a resource the cluster does not serve fails its items with an error (v1.9 wording:
 //!   errors, not warnings); the restore goes on and ends `PartiallyFailed`.
+//! * pod volume data comes back through PodVolumeRestores ([`super::podvolume`]); a restore that
+//!   created any stays `InProgress` until they finish.
 //! * the files go to `restores/<name>/`: the log, `{"errors":…,"warnings":…}` results, the
 //!   resource list of `<ns>/<name>(<action>)` entries, and empty item-operations and
 //!   volume-info lists.
@@ -66,6 +68,7 @@ pub use filters::{
     validate_includes_excludes,
 };
 
+use super::podvolume::{ItemAdjustment, RestorePlan, start_pod_volume_restores};
 use super::{Context, Report, ServerContext, VeleroError, object_store_for};
 use crate::format::{BackupItem, encode_json_gz, gzip, read_backup_archive};
 use crate::layout::RestoreFile;
@@ -230,6 +233,8 @@ struct Outcome {
     warnings: RestoreResult,
     errors: RestoreResult,
     items: usize,
+    /// PodVolumeRestores created: the restore stays InProgress until they finish.
+    pod_volume_restores: usize,
 }
 
 impl RestoreController {
@@ -300,14 +305,18 @@ impl RestoreController {
                     total_items: outcome.items as i32,
                     items_restored: outcome.items as i32,
                 });
-                status.phase = Some(if status.errors > 0 {
+                status.phase = Some(if outcome.pod_volume_restores > 0 {
+                    RestorePhase::InProgress
+                } else if status.errors > 0 {
                     RestorePhase::PartiallyFailed
                 } else {
                     RestorePhase::Completed
                 });
             }
         }
-        status.completion_timestamp = Some(Time(self.ctx.clock.now()));
+        if status.phase != Some(RestorePhase::InProgress) {
+            status.completion_timestamp = Some(Time(self.ctx.clock.now()));
+        }
         self.write(&name, &spec, &status).await?;
         report.updated.push(format!("Restore/{name}"));
         Ok(())
@@ -448,7 +457,19 @@ impl RestoreController {
             .map_err(|e| format!("error discovering the resources the cluster serves: {}", api_message(&e)))?;
         let mut run = Run::new(self, name, &backup_name, spec, resources, archive.items);
         run.log.info(format!("starting restore of backup {ns}/{backup_name}"));
+        match RestorePlan::load(&store, &backup_name, &spec.namespace_mapping).await {
+            Ok(plan) => run.pod_volumes = plan,
+            Err(e) => run.errors.velero.push(e),
+        }
         run.execute(&self.priorities).await;
+        let started = start_pod_volume_restores(&self.ctx, name, &info.location, &run.pod_volumes)
+            .await
+            .map_err(|e| format!("error starting pod volume restores: {e}"))?;
+        for (ns, e) in started.errors {
+            run.fail(&ns, e);
+        }
+        let pod_volume_restores = started.created.len();
+        run.created.extend(started.created);
         run.log.info("restore completed".to_string());
         report.created.append(&mut run.created);
         report.updated.append(&mut run.updated);
@@ -489,6 +510,7 @@ impl RestoreController {
             warnings: run.warnings,
             errors: run.errors,
             items: run.restored.len(),
+            pod_volume_restores,
         })
     }
 }
@@ -580,6 +602,7 @@ struct Run<'a> {
     log: RestoreLog,
     created: Vec<String>,
     updated: Vec<String>,
+    pod_volumes: RestorePlan,
 }
 
 impl<'a> Run<'a> {
@@ -640,6 +663,7 @@ impl<'a> Run<'a> {
             },
             created: Vec::new(),
             updated: Vec::new(),
+            pod_volumes: RestorePlan::default(),
         }
     }
 
@@ -908,6 +932,14 @@ impl<'a> Run<'a> {
             self.log.info(format!("Not restoring pod {id} because it's a mirror pod"));
             return None;
         }
+        match self.pod_volumes.adjust(gr, &mut obj) {
+            ItemAdjustment::Skip(msg) => {
+                self.log.info(msg);
+                return None;
+            }
+            ItemAdjustment::Reset(msg) => self.log.info(msg),
+            ItemAdjustment::Keep => {}
+        }
         let status = obj.get("status").cloned();
         if let Err(e) = reset_metadata_and_status(&mut obj) {
             self.fail(namespace, format!("error restoring {id}: {e}"));
@@ -964,6 +996,7 @@ impl<'a> Run<'a> {
         self.log.info(format!("Attempting to restore {kind}: {name}."));
         match api.create(&PostParams::default(), &dynamic).await {
             Ok(created) => {
+                self.pod_volumes.pod_restored(gr, &created);
                 let label = if namespace.is_empty() {
                     format!("{kind}/{name}")
                 } else {

@@ -5,6 +5,7 @@ use crate::server::backup::BackupController;
 use crate::server::bsl::BackupStorageLocationController;
 use crate::server::deployment::VeleroPodRunner;
 use crate::server::gc::{DeleteBackupRequestController, GcController};
+use crate::server::podvolume::PodVolumeRestoreController;
 use crate::server::restore::RestoreController;
 use crate::server::schedule::ScheduleController;
 use crate::server::sync::BackupSyncController;
@@ -18,6 +19,7 @@ pub struct VeleroServer {
     schedules: ScheduleController,
     backups: BackupController,
     restores: RestoreController,
+    pod_volume_restores: PodVolumeRestoreController,
     gc: GcController,
     deletions: DeleteBackupRequestController,
 }
@@ -32,13 +34,14 @@ impl VeleroServer {
             schedules: ScheduleController::new(ctx.clone()),
             backups: BackupController::new(ctx.clone()),
             restores: RestoreController::new(ctx.clone()),
+            pod_volume_restores: PodVolumeRestoreController::new(ctx.clone()),
             gc: GcController::new(ctx.clone()),
             deletions: DeleteBackupRequestController::new(ctx),
         }
     }
 
     /// One pass of every controller: the pod, location validation, backup sync, schedules,
-    /// backups, restores, expiry, deletions.
+    /// backups, restores, pod volume restores, expiry, deletions.
     pub async fn pass(&self) -> Result<Report, VeleroError> {
         let mut report = self.pods.reconcile_all().await?;
         report.merge(self.locations.reconcile_all().await?);
@@ -46,6 +49,7 @@ impl VeleroServer {
         report.merge(self.schedules.reconcile_all().await?);
         report.merge(self.backups.reconcile_all().await?);
         report.merge(self.restores.reconcile_all().await?);
+        report.merge(self.pod_volume_restores.reconcile_all().await?);
         report.merge(self.gc.reconcile_all().await?);
         report.merge(self.deletions.reconcile_all().await?);
         Ok(report)
