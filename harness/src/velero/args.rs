@@ -194,6 +194,9 @@ pub(crate) struct InstallArgs {
     /// How often garbage collection runs for expired backups (a Go duration).
     #[arg(long)]
     pub garbage_collection_frequency: Option<String>,
+    /// Create restic daemonset.
+    #[arg(long)]
+    pub use_restic: bool,
     /// Words that are no flag's value: velero's install command accepts and ignores them (so an
     /// empty `$BUCKET` shows up as the bucket-name error, as with velero).
     #[arg(hide = true)]

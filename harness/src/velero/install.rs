@@ -11,10 +11,10 @@ use drdrill_apis::velero::{
 use drdrill_velero_sim::s3::CredentialsFile;
 use drdrill_velero_sim::server::{CREDENTIALS_KEY, CREDENTIALS_SECRET};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, Namespace, ObjectFieldSelector, Pod, PodSpec, PodTemplateSpec,
-    ResourceRequirements, Secret, SecretVolumeSource, ServiceAccount, Volume, VolumeMount,
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace, ObjectFieldSelector, Pod,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, Secret, SecretVolumeSource, ServiceAccount, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -72,6 +72,8 @@ struct Plan {
     location: Option<BackupStorageLocation>,
     snapshot_location: Option<VolumeSnapshotLocation>,
     deployment: Deployment,
+    /// `--use-restic`: the node agent that backs pod volumes up file by file.
+    restic: Option<DaemonSet>,
 }
 
 /// Validates the flags as velero's `InstallOptions.Validate` does (same messages).
@@ -227,6 +229,7 @@ fn plan(a: &InstallArgs, namespace: &str, cli_version: &str) -> Result<Plan, Vel
         .as_deref()
         .map(|p| p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
         .unwrap_or_default();
+    let restic = a.use_restic.then(|| restic_daemon_set(namespace, &image, secret.is_some()));
     let deployment = deployment(
         namespace,
         &image,
@@ -255,7 +258,115 @@ fn plan(a: &InstallArgs, namespace: &str, cli_version: &str) -> Result<Plan, Vel
         location,
         snapshot_location,
         deployment,
+        restic,
     })
+}
+
+/// The `restic` DaemonSet as velero v1.9's `install.DaemonSet` builds it: a pod per node running
+/// `velero restic server`, with the kubelet's pods folder mounted so it can read and write pod
+/// volumes. Its pods are what the Velero server looks for on a pod's node before backing the
+/// pod's volumes up.
+fn restic_daemon_set(namespace: &str, image: &str, with_secret: bool) -> DaemonSet {
+    let mut pod_labels = labels();
+    pod_labels.insert("name".to_string(), "restic".to_string());
+    let mount = |name: &str, path: &str| VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        mount_propagation: (name == "host-pods").then(|| "HostToContainer".to_string()),
+        ..Default::default()
+    };
+    let field = |path: &str| EnvVarSource {
+        field_ref: Some(ObjectFieldSelector {
+            field_path: path.to_string(),
+            api_version: None,
+        }),
+        ..Default::default()
+    };
+    let mut env = vec![
+        EnvVar {
+            name: "NODE_NAME".to_string(),
+            value: None,
+            value_from: Some(field("spec.nodeName")),
+        },
+        EnvVar {
+            name: "VELERO_NAMESPACE".to_string(),
+            value: None,
+            value_from: Some(field("metadata.namespace")),
+        },
+        EnvVar {
+            name: "VELERO_SCRATCH_DIR".to_string(),
+            value: Some("/scratch".to_string()),
+            value_from: None,
+        },
+    ];
+    let mut mounts = vec![mount("host-pods", "/host_pods"), mount("scratch", "/scratch")];
+    let mut volumes = vec![
+        Volume {
+            name: "host-pods".to_string(),
+            host_path: Some(HostPathVolumeSource {
+                path: "/var/lib/kubelet/pods".to_string(),
+                type_: None,
+            }),
+            ..Default::default()
+        },
+        Volume {
+            name: "scratch".to_string(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
+    ];
+    if with_secret {
+        volumes.push(Volume {
+            name: CREDENTIALS_SECRET.to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(CREDENTIALS_SECRET.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(mount(CREDENTIALS_SECRET, "/credentials"));
+        env.push(EnvVar {
+            name: "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+            value: Some("/credentials/cloud".to_string()),
+            value_from: None,
+        });
+    }
+    DaemonSet {
+        metadata: meta(Some(namespace), "restic"),
+        spec: Some(DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some([("name".to_string(), "restic".to_string())].into()),
+                match_expressions: None,
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some("velero".to_string()),
+                    security_context: Some(PodSecurityContext {
+                        run_as_user: Some(0),
+                        ..Default::default()
+                    }),
+                    containers: vec![Container {
+                        name: "restic".to_string(),
+                        image: Some(image.to_string()),
+                        image_pull_policy: Some("IfNotPresent".to_string()),
+                        command: Some(vec!["/velero".to_string()]),
+                        args: Some(vec!["restic".to_string(), "server".to_string()]),
+                        volume_mounts: Some(mounts),
+                        env: Some(env),
+                        ..Default::default()
+                    }],
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
 }
 
 struct DeploymentOptions<'a> {
@@ -494,6 +605,9 @@ pub(crate) async fn install(ctx: &Ctx, a: &InstallArgs, out: &mut (dyn Write + S
         create(&Api::<VolumeSnapshotLocation>::namespaced(client.clone(), ns), location, out).await?;
     }
     create(&Api::<Deployment>::namespaced(client.clone(), ns), &plan.deployment, out).await?;
+    if let Some(restic) = &plan.restic {
+        create(&Api::<DaemonSet>::namespaced(client.clone(), ns), restic, out).await?;
+    }
     if a.wait {
         writeln!(out, "Waiting for Velero deployment to be ready.")?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -512,6 +626,23 @@ pub(crate) async fn install(ctx: &Ctx, a: &InstallArgs, out: &mut (dyn Write + S
             }
         })
         .await?;
+        if plan.restic.is_some() {
+            // velero's DaemonSetIsReady: every scheduled pod available.
+            writeln!(out, "Waiting for Velero restic daemonset to be ready.")?;
+            let sets: Api<DaemonSet> = Api::namespaced(client.clone(), ns);
+            let what = format!("DaemonSet {ns}/restic to be ready");
+            poll_until(ctx, &what, out, false, || {
+                let sets = sets.clone();
+                async move {
+                    let ds = sets.get_opt("restic").await.map_err(api(|| format!("get DaemonSet {ns}/restic")))?;
+                    let ready = ds
+                        .and_then(|d| d.status)
+                        .is_some_and(|s| s.desired_number_scheduled > 0 && s.number_available.unwrap_or(0) == s.desired_number_scheduled);
+                    Ok(ready.then_some(()))
+                }
+            })
+            .await?;
+        }
     }
     if a.secret_file.is_none() {
         write!(out, "\nNo secret file was specified, no Secret created.\n\n")?;

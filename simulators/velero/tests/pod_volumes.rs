@@ -19,6 +19,7 @@ use drdrill_velero_sim::format::{decode_json_gz, gunzip};
 use drdrill_velero_sim::s3::{ObjectStore, S3Server};
 use drdrill_velero_sim::server::podvolume::DEFAULT_FS_BACKUP_TIMEOUT;
 use drdrill_velero_sim::server::{VeleroServer, VolumeFiles, VolumeFilesError};
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
@@ -76,6 +77,18 @@ impl Site {
             )
             .await
             .expect("node ready");
+        if node_agent {
+            // `velero install --use-restic`: the node agent's DaemonSet; the workload controllers
+            // put its pod on the node, which is what Velero looks for.
+            mgmt.create::<DaemonSet>(
+                Some(VELERO_NS),
+                json!({"metadata": {"name": "restic"},
+                    "spec": {"selector": {"matchLabels": {"name": "restic"}},
+                        "template": {"metadata": {"labels": {"name": "restic"}},
+                            "spec": {"containers": [{"name": "restic", "image": "velero/velero:v1.9.5"}]}}}}),
+            )
+            .await;
+        }
         Site {
             mgmt,
             datastore,

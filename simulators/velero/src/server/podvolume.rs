@@ -52,7 +52,7 @@ use drdrill_apis::velero::podvolume::{
 };
 use drdrill_apis::velero::{BACKUP_NAME_LABEL, BACKUP_UID_LABEL, Backup, BackupStorageLocation, PodVolumeBackup, PodVolumePhase};
 use drdrill_kube_sim::clock::k8s_time;
-use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde::{Deserialize, Serialize};
@@ -410,10 +410,13 @@ pub async fn back_up_pod_volumes(
             continue;
         }
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
-        let Some(files) = ctx.volume_files.clone() else {
-            out.errors
-                .push((ns.clone(), format!("daemonset pod not found in running state in node {node}")));
-            continue;
+        let files = match ctx.volume_files.clone() {
+            Some(files) if node_agent_running(ctx, &node).await? => files,
+            _ => {
+                out.errors
+                    .push((ns.clone(), format!("daemonset pod not found in running state in node {node}")));
+                continue;
+            }
         };
         for volume in volumes {
             let Some(spec) = pod_volume(pod, &volume) else {
@@ -437,6 +440,21 @@ pub async fn back_up_pod_volumes(
         }
     }
     Ok(out)
+}
+
+/// Whether the node agent runs on `node`: a Running pod of velero v1.9's `restic` DaemonSet
+/// (v1.10+: `node-agent`) in Velero's namespace, as velero's `IsRunningInNode` checks before it
+/// backs a pod's volumes up or restores them.
+pub async fn node_agent_running(ctx: &ServerContext, node: &str) -> Result<bool, VeleroError> {
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .list(&ListParams::default().labels("name in (restic,node-agent)"))
+        .await
+        .ctx(|| format!("list node-agent pods in {}", ctx.namespace))?;
+    Ok(pods.items.iter().any(|p| {
+        p.metadata.deletion_timestamp.is_none()
+            && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
+            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    }))
 }
 
 /// Creates one PodVolumeBackup and runs it as the node agent would.

@@ -306,10 +306,14 @@ impl PodVolumeRestoreController {
             Ok(found) => found,
             Err(why) => return Ok(waiting(format!("waiting for the volume: {why}"))),
         };
-        let Some(files) = self.ctx.volume_files.clone() else {
-            return Ok(waiting(
-                "waiting for a node agent: none is running (velero install --use-node-agent)".into(),
-            ));
+        let node_name = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        let files = match self.ctx.volume_files.clone() {
+            Some(files) if super::node_agent_running(&self.ctx, node_name).await? => files,
+            _ => {
+                return Ok(waiting(format!(
+                    "waiting for the node agent on node {node_name:?}: no Running restic pod there (velero install --use-restic)"
+                )));
+            }
         };
         let location = Api::<BackupStorageLocation>::namespaced(self.ctx.client.clone(), &self.ctx.namespace)
             .get_opt(&spec.backup_storage_location)
