@@ -202,7 +202,11 @@ async fn install_creates_everything_and_is_idempotent() {
     let second = world.velero(&line).await.expect("second install");
     let existing = second.matches(": already exists, proceeding\n").count();
     let others = if rbac_served { 7 } else { 6 };
-    assert_eq!(existing, 6 + others, "every CRD and every other object already exists:\n{second}");
+    assert_eq!(
+        existing,
+        drdrill_apis::velero::crds().len() + others,
+        "every CRD and every other object already exists:\n{second}"
+    );
     assert!(second.contains(
         "Deployment/velero: attempting to create resource client\nDeployment/velero: already exists, proceeding\nDeployment/velero: created\n"
     ));
