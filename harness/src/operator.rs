@@ -140,6 +140,9 @@ impl Operator {
             }
             "velero" => {
                 let mut env = VeleroEnv::new(world.mgmt_client()?, clock);
+                // Like kubectl, velero talks to the cluster of the terminal's current context (the
+                // management cluster until the operator switches to a workload cluster).
+                env.kubeconfigs = std::env::split_paths(&self.kubeconfig(world)?).collect();
                 env.cli_version = self.velero_cli_version.clone();
                 env.wait_timeout = self.wait_timeout;
                 // The terminal's working directory is its home: a relative `--secret-file` is read there.

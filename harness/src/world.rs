@@ -22,14 +22,14 @@ use drdrill_capi_sim::controllers::{
     MachineHealthCheckController, MachineSetController, NameGenerator, SecretWorkloadClusters, VSphereClusterController,
     VSphereMachineController, store_kubeconfig,
 };
-use drdrill_capi_sim::{CloudNodeLifecycle, NodeAgent, NodeLifecycle, Site, WorkloadControllers};
+use drdrill_capi_sim::{CloudNodeLifecycle, Datastore, NodeAgent, NodeLifecycle, Site, WorkloadControllers};
 use drdrill_kube_sim::clock::{Clock, VirtualClock};
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use drdrill_scenarios::topology::MANAGEMENT_NAMESPACE;
 use drdrill_scenarios::{SeededRng, Topology, WorkloadCluster};
 use drdrill_velero_sim::s3::{BackendError, Credentials, RunningStore, S3Backend};
 use drdrill_velero_sim::server::schedule::parse_schedule;
-use drdrill_velero_sim::server::{ServerContext, VeleroError, VeleroServer};
+use drdrill_velero_sim::server::{ServerContext, VeleroError, VeleroServer, VolumeFiles, VolumeFilesError};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -53,6 +53,9 @@ pub const BUCKET: &str = "mgmt";
 pub const EPOCH: &str = "2022-12-07T17:10:42Z";
 /// How far the clock moves per controller pass while settling.
 pub const PASS_STEP: Duration = Duration::from_secs(1);
+/// Quiet rounds [`World::alongside`] runs with the clock standing still before it lets time
+/// pass for a command that waits.
+pub const QUIET_ROUNDS_BEFORE_TIME: usize = 40;
 /// The longest stride of the clock in [`World::run_for`] while nothing happens and every
 /// workload cluster is running. Velero's deadlines cut strides short; what else polls on a
 /// period (location validation, backup sync, the garbage collector's hourly look) only sees the
@@ -90,6 +93,14 @@ pub enum WorldError {
     /// A pass of the Velero server failed.
     #[error("Velero server pass failed: {0}")]
     Velero(#[from] VeleroError),
+    /// A pass of a workload cluster's Velero server failed.
+    #[error("Velero server of workload cluster {cluster}: {source}")]
+    WorkloadVelero {
+        /// The workload cluster.
+        cluster: String,
+        /// Why.
+        source: VeleroError,
+    },
     /// An object could not be built.
     #[error("{what}: {source}")]
     Serde {
@@ -160,6 +171,8 @@ pub struct WorkloadSim {
     cloud: CloudNodeLifecycle,
     pods: WorkloadControllers,
     kubeconfig: PathBuf,
+    // Velero on this workload cluster, started once `velero install` has created its Deployment.
+    velero: std::sync::Mutex<Option<Arc<VeleroServer>>>,
 }
 
 impl WorkloadSim {
@@ -225,6 +238,22 @@ impl SettleReport {
     }
 }
 
+/// The node agent's access to volume data: files of the Datastore's volumes.
+struct DatastoreFiles(Datastore);
+
+impl VolumeFiles for DatastoreFiles {
+    fn read(&self, handle: &str) -> Result<BTreeMap<String, Vec<u8>>, VolumeFilesError> {
+        self.0.files(handle).map_err(|e| VolumeFilesError(e.to_string()))
+    }
+
+    fn write(&self, handle: &str, files: &BTreeMap<String, Vec<u8>>) -> Result<(), VolumeFilesError> {
+        files
+            .iter()
+            .try_for_each(|(path, data)| self.0.write_file(handle, path, data))
+            .map_err(|e| VolumeFilesError(e.to_string()))
+    }
+}
+
 /// The world.
 pub struct World {
     /// The management cluster's configuration, as last read from its file.
@@ -239,6 +268,8 @@ pub struct World {
     pub clock: VirtualClock,
     /// Hosts and VMs.
     pub site: Site,
+    /// The storage behind every workload cluster's volumes (it outlives clusters, like the Site).
+    pub datastore: Datastore,
     /// The object store (embedded by default; a container or an external endpoint when asked).
     pub s3: RunningStore,
     mgmt: Option<ManagementCluster>,
@@ -282,6 +313,7 @@ impl World {
             topology: topology.clone(),
             clock,
             site,
+            datastore: Datastore::new(),
             s3,
             mgmt: None,
             workloads: BTreeMap::new(),
@@ -432,7 +464,8 @@ impl World {
         let agent = NodeAgent::new(self.site.clone(), &c.name, client.clone(), clock.clone());
         let lifecycle = NodeLifecycle::new(client.clone(), clock.clone());
         let cloud = CloudNodeLifecycle::new(self.site.clone(), client.clone());
-        let pods = WorkloadControllers::new(client.clone(), clock.clone(), self.seed ^ fnv(&c.name) ^ 0x0005_00D5);
+        let pods = WorkloadControllers::new(client.clone(), clock.clone(), self.seed ^ fnv(&c.name) ^ 0x0005_00D5)
+            .with_datastore(self.datastore.clone());
         install_workloads(&client, c).await?;
         ensure_namespace(&mgmt, &c.namespace).await?;
         for object in cluster_objects(c, &self.config, server.addr(), &mut self.rng, self.clock.now())? {
@@ -450,6 +483,7 @@ impl World {
                 cloud,
                 pods,
                 kubeconfig,
+                velero: std::sync::Mutex::new(None),
             },
         );
         Ok(())
@@ -473,7 +507,10 @@ impl World {
             report.created.extend(r.created);
             report.deleted.extend(r.deleted);
             report.adopted.extend(r.adopted);
-            if let Some(velero) = self.velero_server(mgmt).await? {
+            if let Some(velero) = self
+                .velero_server(&mgmt.client, &mgmt.velero, self.seed ^ u64::from(mgmt.generation))
+                .await?
+            {
                 let r = velero.pass().await?;
                 changed |= r.changed();
                 report.created.extend(r.created);
@@ -502,20 +539,36 @@ impl World {
                 .await
                 .map_err(kube_err(format!("workload controllers of {}", w.spec.name)))?;
             changed |= pods.changed();
+            if let Some(velero) = self.velero_server(&w.client, &w.velero, self.seed ^ fnv(&w.spec.name)).await? {
+                let r = velero.pass().await.map_err(|source| WorldError::WorkloadVelero {
+                    cluster: w.spec.name.clone(),
+                    source,
+                })?;
+                changed |= r.changed();
+                report.created.extend(r.created);
+                report.deleted.extend(r.deleted);
+            }
         }
         report.passes += 1;
         self.clock.advance(step);
         Ok(changed)
     }
 
-    /// The Velero server of the management cluster, started the first time its Deployment is
-    /// seen (the server runs in the pod `velero install` deploys).
-    async fn velero_server(&self, mgmt: &ManagementCluster) -> Result<Option<Arc<VeleroServer>>, WorldError> {
-        if let Some(server) = mgmt.velero.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+    /// The Velero server of a cluster (the management cluster, or a workload cluster for its
+    /// workloads and volumes), started the first time its Deployment is seen (the server runs
+    /// in the pod `velero install` deploys) and kept in `slot`. Its node agent reads and writes
+    /// volumes in the [`World::datastore`] wherever a restic pod runs.
+    async fn velero_server(
+        &self,
+        client: &Client,
+        slot: &std::sync::Mutex<Option<Arc<VeleroServer>>>,
+        seed: u64,
+    ) -> Result<Option<Arc<VeleroServer>>, WorldError> {
+        if let Some(server) = slot.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(Some(server));
         }
         let namespace = drdrill_apis::velero::DEFAULT_NAMESPACE;
-        let installed = Api::<Deployment>::namespaced(mgmt.client.clone(), namespace)
+        let installed = Api::<Deployment>::namespaced(client.clone(), namespace)
             .get_opt("velero")
             .await
             .map_err(kube_err("get Deployment velero/velero"))?
@@ -523,9 +576,10 @@ impl World {
         if !installed {
             return Ok(None);
         }
-        let ctx = ServerContext::new(mgmt.client.clone(), namespace, Arc::new(self.clock.clone()));
-        let server = Arc::new(VeleroServer::new(ctx, self.seed ^ u64::from(mgmt.generation)));
-        *mgmt.velero.lock().unwrap_or_else(|p| p.into_inner()) = Some(server.clone());
+        let ctx = ServerContext::new(client.clone(), namespace, Arc::new(self.clock.clone()))
+            .with_volume_files(Arc::new(DatastoreFiles(self.datastore.clone())));
+        let server = Arc::new(VeleroServer::new(ctx, seed));
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(server.clone());
         Ok(Some(server))
     }
 
@@ -691,13 +745,32 @@ impl World {
     /// world keeps turning: rounds run between the command's polls, as controllers run beside a
     /// real CLI. A failed round is retried on the next one (a controller requeue), but a
     /// world that fails 50 rounds in a row stops the command with that error.
+    ///
+    /// The clock stands still while the world reacts to the command, so how much simulated time
+    /// a command takes does not depend on how fast this machine runs it (a timeout firing in
+    /// the middle of a slow `kubectl` on a loaded machine and not on an idle one would make
+    /// drills flaky). Only once the world has been quiet for [`QUIET_ROUNDS_BEFORE_TIME`]
+    /// rounds — the command is waiting for something that takes time, a pod to start, a
+    /// schedule — does the clock move, [`PASS_STEP`] per round. Typing the command takes one
+    /// [`PASS_STEP`], so two commands never happen at the same instant (two backups in a row
+    /// get different start times, as they would at a real terminal).
     pub async fn alongside<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, WorldError> {
+        self.clock.advance(PASS_STEP);
         let pump = async {
             let mut report = SettleReport::default();
             let mut failures = 0;
+            let mut quiet = 0;
             loop {
-                match self.pass(&mut report).await {
-                    Ok(_) => failures = 0,
+                let step = if quiet >= QUIET_ROUNDS_BEFORE_TIME {
+                    PASS_STEP
+                } else {
+                    Duration::ZERO
+                };
+                match self.pass_then_advance(&mut report, step).await {
+                    Ok(changed) => {
+                        failures = 0;
+                        quiet = if changed { 0 } else { quiet + 1 };
+                    }
                     Err(e) => {
                         failures += 1;
                         tracing::warn!(error = %e, "world round failed");
@@ -791,6 +864,20 @@ async fn install_workloads(client: &Client, c: &WorkloadCluster) -> Result<(), W
         .create(&PostParams::default(), &app)
         .await
         .map_err(kube_err(format!("create Deployment default/hello in {}", c.name)))?;
+    // TKG on vSphere installs the vSphere CSI driver and this default class in every cluster.
+    let class: k8s_openapi::api::storage::v1::StorageClass = typed(
+        "StorageClass default",
+        json!({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "default", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "csi.vsphere.vmware.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": true,
+        }),
+    )?;
+    Api::<k8s_openapi::api::storage::v1::StorageClass>::all(client.clone())
+        .create(&PostParams::default(), &class)
+        .await
+        .map_err(kube_err(format!("create StorageClass default in {}", c.name)))?;
     Ok(())
 }
 

@@ -57,6 +57,9 @@ pub struct VeleroEnv {
     pub wait_poll: Duration,
     /// How long `--wait` waits before giving up (in polls × `wait_poll`, or on the clock).
     pub wait_timeout: Duration,
+    /// The terminal's `KUBECONFIG` list: when set, the CLI talks to the cluster of its current
+    /// context (or `--kubecontext`), as velero does, instead of `client`.
+    pub kubeconfigs: Vec<std::path::PathBuf>,
 }
 
 impl VeleroEnv {
@@ -69,6 +72,7 @@ impl VeleroEnv {
             cli_version: DEFAULT_CLI_VERSION.to_string(),
             wait_poll: Duration::from_millis(200),
             wait_timeout: Duration::from_secs(300),
+            kubeconfigs: Vec::new(),
         }
     }
 }
@@ -174,8 +178,9 @@ pub async fn run(args: &[String], env: &VeleroEnv, out: &mut (dyn Write + Send))
         }
     };
     let client = match &cli.kubeconfig {
+        Some(path) => client_from_kubeconfigs(std::slice::from_ref(path), cli.kubecontext.as_deref()).await?,
+        None if !env.kubeconfigs.is_empty() => client_from_kubeconfigs(&env.kubeconfigs, cli.kubecontext.as_deref()).await?,
         None => env.client.clone(),
-        Some(path) => client_from_kubeconfig(path, cli.kubecontext.as_deref()).await?,
     };
     let ctx = Ctx {
         client,
@@ -365,12 +370,26 @@ async fn version(ctx: &Ctx, client_only: bool, out: &mut (dyn Write + Send)) -> 
     Ok(())
 }
 
-async fn client_from_kubeconfig(path: &std::path::Path, context: Option<&str>) -> Result<Client, VeleroCliError> {
+/// A client for `context` (default: the current context) of the kubeconfig files, merged as
+/// kubectl merges a `KUBECONFIG` list (the first file that sets a value wins).
+async fn client_from_kubeconfigs(paths: &[std::path::PathBuf], context: Option<&str>) -> Result<Client, VeleroCliError> {
+    let joined = std::env::join_paths(paths).map_or_else(|_| format!("{paths:?}"), |p| p.to_string_lossy().into_owned());
     let fail = |message: String| VeleroCliError::Kubeconfig {
-        path: path.display().to_string(),
+        path: joined.clone(),
         message,
     };
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?;
+    let mut merged: Option<kube::config::Kubeconfig> = None;
+    for path in paths {
+        let next = kube::config::Kubeconfig::read_from(path).map_err(|e| VeleroCliError::Kubeconfig {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(|e| fail(e.to_string()))?,
+        });
+    }
+    let kubeconfig = merged.ok_or_else(|| fail("no kubeconfig file".into()))?;
     let options = kube::config::KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
