@@ -1,0 +1,309 @@
+//! Property-based drift exploration: random valid histories (proptest-state-machine over
+//! [`drdrill_scenarios::history::HistoryMachine`]) run against fresh simulated worlds, each held
+//! to the reference model ([`drdrill_scenarios::model`]). A failing history is shrunk to a
+//! minimal one and saved as a reproducer (YAML with the seed, and an equivalent `.feature`).
+
+pub mod reproduce;
+pub mod runner;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use drdrill_scenarios::history::{Fault, History, HistoryMachine, Op};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest_state_machine::ReferenceStateMachine;
+
+pub use runner::{Divergence, RunOutcome, RunRecord, run_history, run_in_place};
+
+/// The environment variable that sets how many histories `cargo test` explores.
+pub const CASES_VARIABLE: &str = "DRDRILL_EXPLORE_CASES";
+
+/// How an exploration runs.
+#[derive(Debug, Clone)]
+pub struct ExploreOptions {
+    /// Operations per history (before the disaster), at most.
+    pub max_ops: usize,
+    /// Shrink attempts after a failure, at most (each runs a whole history).
+    pub max_shrink_runs: u32,
+    /// Test-only faults every history is run with.
+    pub faults: Vec<Fault>,
+}
+
+impl Default for ExploreOptions {
+    fn default() -> Self {
+        ExploreOptions {
+            max_ops: 8,
+            max_shrink_runs: 200,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// Progress of an exploration, reported after every history run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExploreProgress {
+    /// Histories generated and passed so far (shrink runs not counted).
+    pub passed: u32,
+    /// Histories asked for.
+    pub cases: u32,
+    /// Whether shrinking a failure is under way.
+    pub shrinking: bool,
+    /// Runs of histories in all (cases and shrink runs).
+    pub runs: u32,
+}
+
+/// A failure, shrunk.
+#[derive(Debug, Clone)]
+pub struct ExploreFailure {
+    /// The minimal failing history.
+    pub history: History,
+    /// Its divergence.
+    pub divergence: Divergence,
+    /// Its drift reports and predictions.
+    pub record: RunRecord,
+}
+
+/// What an exploration did.
+#[derive(Debug, Clone)]
+pub struct ExploreSummary {
+    /// The exploration's seed (proptest's generator is seeded from it).
+    pub seed: u64,
+    /// Histories asked for.
+    pub cases: u32,
+    /// Histories that passed.
+    pub passed: u32,
+    /// Every history run, shrink runs included.
+    pub runs: u32,
+    /// Operations run, by kind.
+    pub ops: BTreeMap<&'static str, u32>,
+    /// Drift findings seen right after the restore, by family.
+    pub families: BTreeMap<&'static str, usize>,
+    /// Wall time per phase, summed over runs.
+    pub phases: BTreeMap<&'static str, Duration>,
+    /// The shrunk failure, if any.
+    pub failure: Option<ExploreFailure>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ExploreSummary {
+    /// Histories run per second (shrink runs included).
+    pub fn histories_per_second(&self) -> f64 {
+        f64::from(self.runs) / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// A few lines for the terminal.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "explored {} of {} histories (seed {}): {} run(s) in {:.1} s, {:.2} histories/s\n",
+            self.passed,
+            self.cases,
+            self.seed,
+            self.runs,
+            self.elapsed.as_secs_f64(),
+            self.histories_per_second()
+        );
+        let ops: Vec<String> = self.ops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("operations: {}\n", ops.join(", ")));
+        let fam: Vec<String> = self.families.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!(
+            "drift found after restore: {}\n",
+            if fam.is_empty() { "none".into() } else { fam.join(", ") }
+        ));
+        let phases: Vec<String> = self.phases.iter().map(|(k, v)| format!("{k} {:.1} s", v.as_secs_f64())).collect();
+        out.push_str(&format!("time by phase: {}\n", phases.join(", ")));
+        match &self.failure {
+            None => out.push_str("no divergence\n"),
+            Some(f) => out.push_str(&format!(
+                "DIVERGENCE in a history of {} operation(s) (shrunk):\n{}\n{}\n",
+                f.history.ops.len(),
+                f.history.to_yaml(),
+                f.divergence
+            )),
+        }
+        out
+    }
+}
+
+/// Why an exploration could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    /// Proptest gave up (too many rejected histories).
+    #[error("the exploration stopped: {0}")]
+    Aborted(String),
+    /// The blocking task running the exploration died.
+    #[error("the exploration's task failed: {0}")]
+    Task(String),
+}
+
+fn op_kind(op: &Op) -> &'static str {
+    match op {
+        Op::ScaleWorkers { .. } => "scale-workers",
+        Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
+        Op::Backup => "backup",
+        Op::PassTime { .. } => "pass-time",
+    }
+}
+
+fn rng_for(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let mut s = drdrill_scenarios::SeededRng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9));
+        chunk.copy_from_slice(&s.next_u64().to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// Explores `cases` random histories from `seed` (the same seed explores the same histories) on
+/// the embedded default world; stops at the first divergence, shrinks it and returns it in the
+/// summary. `progress` hears after every run. The histories run on a thread and runtime of
+/// their own (see [`runner::STACK_SIZE`]).
+pub async fn explore(
+    cases: u32,
+    seed: u64,
+    options: &ExploreOptions,
+    progress: impl FnMut(&ExploreProgress) + Send + 'static,
+) -> Result<ExploreSummary, ExploreError> {
+    let options = options.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("drdrill-explore".into())
+        .stack_size(runner::STACK_SIZE)
+        .spawn(move || {
+            let result = runner::history_runtime()
+                .map_err(|e| ExploreError::Task(format!("cannot start a Tokio runtime: {e}")))
+                .and_then(|rt| explore_blocking(&rt, cases, seed, &options, progress));
+            let _ = tx.send(result);
+        })
+        .map_err(|e| ExploreError::Task(format!("cannot start the exploration's thread: {e}")))?;
+    rx.await
+        .map_err(|_| ExploreError::Task("the exploration's thread panicked".into()))?
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: u32,
+    runs: u32,
+    shrinking: bool,
+    ops: BTreeMap<&'static str, u32>,
+    families: BTreeMap<&'static str, usize>,
+    phases: BTreeMap<&'static str, Duration>,
+    failures: HashMap<String, (Divergence, RunRecord)>,
+}
+
+fn explore_blocking(
+    rt: &tokio::runtime::Runtime,
+    cases: u32,
+    seed: u64,
+    options: &ExploreOptions,
+    progress: impl FnMut(&ExploreProgress),
+) -> Result<ExploreSummary, ExploreError> {
+    let progress = std::cell::RefCell::new(progress);
+    let start = Instant::now();
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: options.max_shrink_runs,
+        max_global_rejects: 10_000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+    let strategy = HistoryMachine::sequential_strategy(1..=options.max_ops.max(1));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let faults = options.faults.clone();
+    fn lock(t: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
+        t.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    let result = runner.run(&strategy, |(state, ops, _seen)| {
+        let history = History {
+            ops,
+            faults: faults.clone(),
+            ..state.history()
+        };
+        let outcome = rt.block_on(runner::run_in_place(&history));
+        let mut t = lock(&tally);
+        t.runs += 1;
+        for op in history.effective_ops() {
+            *t.ops.entry(op_kind(&op)).or_default() += 1;
+        }
+        for (family, n) in &outcome.record.families {
+            *t.families.entry(family).or_default() += n;
+        }
+        for (phase, d) in &outcome.record.timings {
+            *t.phases.entry(phase).or_default() += *d;
+        }
+        let verdict = match outcome.divergence {
+            None => {
+                if !t.shrinking {
+                    t.passed += 1;
+                }
+                Ok(())
+            }
+            Some(d) => {
+                t.shrinking = true;
+                let message = d.to_string();
+                t.failures.insert(history.to_yaml(), (d, outcome.record));
+                Err(TestCaseError::fail(message))
+            }
+        };
+        (progress.borrow_mut())(&ExploreProgress {
+            passed: t.passed,
+            cases,
+            shrinking: t.shrinking,
+            runs: t.runs,
+        });
+        verdict
+    });
+    let mut t = lock(&tally);
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Abort(why)) => return Err(ExploreError::Aborted(why.to_string())),
+        Err(TestError::Fail(reason, (state, ops, _))) => {
+            let history = History {
+                ops,
+                faults: faults.clone(),
+                ..state.history()
+            };
+            // A history that panicked (a bug in the harness itself) has no recorded outcome: the
+            // panic's message is the divergence.
+            let (divergence, record) = t.failures.remove(&history.to_yaml()).unwrap_or_else(|| {
+                (
+                    Divergence {
+                        phase: "panic".into(),
+                        message: reason.to_string(),
+                    },
+                    RunRecord::default(),
+                )
+            });
+            Some(ExploreFailure {
+                history,
+                divergence,
+                record,
+            })
+        }
+    };
+    Ok(ExploreSummary {
+        seed,
+        cases,
+        passed: t.passed,
+        runs: t.runs,
+        ops: std::mem::take(&mut t.ops),
+        families: std::mem::take(&mut t.families),
+        phases: std::mem::take(&mut t.phases),
+        failure,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The number of cases `cargo test` explores: `DRDRILL_EXPLORE_CASES`, else `default`; an
+/// unreadable value is an error naming the variable.
+pub fn cases_from_env(default: u32) -> Result<u32, String> {
+    match std::env::var(CASES_VARIABLE) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{CASES_VARIABLE}={v:?} is not a number of cases")),
+    }
+}
