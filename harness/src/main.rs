@@ -95,6 +95,47 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The AksHci PowerShell module as Runbook A uses it, on a fresh simulated AKS-HCI host
+    /// cluster: runs a script of PowerShell lines (`$vnet = New-AksHciNetworkSetting …`,
+    /// `Set-AksHciConfig`, `Install-AksHci`, `New-AksHciCluster …`, `Get-AksHciCluster | ConvertTo-Json`)
+    /// and prints what each prints; stops at the first failing line.
+    Aks {
+        /// The script file (`-` reads standard input).
+        script: PathBuf,
+        /// Hosts in the failover cluster.
+        #[arg(long, default_value_t = 2)]
+        hosts: usize,
+        /// Seed for API server tokens and uids.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Explore random histories (scale, replace a control-plane machine, back up, let time pass,
+    /// then lose the management cluster and follow Runbook T) against the reference model of
+    /// drift; a divergence is shrunk and saved as a reproducer (YAML + .feature).
+    Explore {
+        /// Histories to run.
+        #[arg(long, default_value_t = 64)]
+        cases: u32,
+        /// Seed of the exploration (the same seed explores the same histories).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Operations per history, at most.
+        #[arg(long, default_value_t = 8)]
+        max_ops: usize,
+        /// Where a shrunk failing history is saved.
+        #[arg(long, default_value = "drdrill-artifacts/explore")]
+        out: PathBuf,
+        /// Test-only: MachineSets of the rebuilt management cluster skip adoption (proves the
+        /// exploration catches a real bug).
+        #[arg(long)]
+        fault_machineset_skips_adoption: bool,
+    },
+    /// Replay a reproducer file saved by `drdrill explore` (or committed under
+    /// tests/regressions/): prints every drift report and the divergence, if any.
+    Reproduce {
+        /// The history (YAML).
+        file: PathBuf,
+    },
     /// Run an embedded API server until interrupted, for poking at it with kubectl.
     Serve {
         /// Where to write the kubeconfig.
@@ -158,6 +199,23 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Tanzu { kubeconfig, args } => run_tanzu(kubeconfig, &args).await,
         Command::Velero { kubeconfig, args } => run_velero(kubeconfig, &args).await,
+        Command::Aks { script, hosts, seed } => run_aks(&script, hosts, seed).await,
+        Command::Explore {
+            cases,
+            seed,
+            max_ops,
+            out,
+            fault_machineset_skips_adoption,
+        } => run_explore(cases, seed, max_ops, &out, fault_machineset_skips_adoption).await,
+        Command::Reproduce { file } => {
+            let (outcome, text) = drdrill::explore::reproduce::reproduce(&file).await?;
+            print!("{text}");
+            Ok(if outcome.divergence.is_none() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Serve { kubeconfig, context } => {
             let server = drdrill_kube_sim::ApiServer::start(Default::default()).await?;
             server
@@ -214,6 +272,33 @@ async fn run_tanzu(kubeconfig: Option<PathBuf>, args: &[String]) -> anyhow::Resu
         }
         Err(e) => {
             eprintln!("Error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `drdrill aks SCRIPT`: the emulated AksHci module on a fresh simulated host cluster.
+async fn run_aks(script: &std::path::Path, hosts: usize, seed: u64) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!((1..=16).contains(&hosts), "--hosts must be 1 to 16, not {hosts}");
+    let text = if script == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading the script from standard input")?
+    } else {
+        std::fs::read_to_string(script).with_context(|| format!("reading {}", script.display()))?
+    };
+    let clock: std::sync::Arc<dyn drdrill_kube_sim::clock::Clock> = std::sync::Arc::new(drdrill_kube_sim::clock::SystemClock);
+    let names: Vec<String> = (1..=hosts).map(|i| format!("hci-node-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let host_cluster = drdrill_akshci_sim::HostCluster::new("hci01", &refs, clock.clone());
+    let platform = drdrill_akshci_sim::AksHciPlatform::new(host_cluster, clock, seed);
+    let env = drdrill::aks::AksEnv::new(platform, std::env::current_dir().context("finding the current directory")?);
+    match drdrill::aks::run_script(&text, &env).await {
+        Ok(out) => {
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            print!("{}", e.output);
+            eprintln!("{e}");
             Ok(ExitCode::FAILURE)
         }
     }
@@ -331,4 +416,50 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
         println!("kept {}", dir.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_explore(cases: u32, seed: u64, max_ops: usize, out: &std::path::Path, fault: bool) -> anyhow::Result<ExitCode> {
+    use drdrill::explore::{ExploreOptions, RunOutcome, explore, reproduce};
+    let options = ExploreOptions {
+        max_ops,
+        faults: if fault {
+            vec![drdrill_scenarios::history::Fault::MachinesetSkipsAdoption]
+        } else {
+            Vec::new()
+        },
+        ..ExploreOptions::default()
+    };
+    let bar = indicatif::ProgressBar::new(u64::from(cases));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} histories {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    let summary = explore(cases, seed, &options, move |p| {
+        shown.set_position(u64::from(p.passed));
+        if p.shrinking {
+            shown.set_message(format!("— divergence found, shrinking (run {})", p.runs));
+        }
+    })
+    .await?;
+    bar.finish_and_clear();
+    print!("{}", summary.render());
+    let Some(f) = &summary.failure else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let outcome = RunOutcome {
+        record: f.record.clone(),
+        divergence: Some(f.divergence.clone()),
+    };
+    let name = format!("explore-seed-{seed}");
+    let saved = reproduce::save(out, &name, &f.history, &outcome, &f.divergence.to_string())?;
+    println!(
+        "reproducer: {}
+feature:    {}
+replay with: drdrill reproduce {}",
+        saved.yaml.display(),
+        saved.feature.display(),
+        saved.yaml.display()
+    );
+    Ok(ExitCode::FAILURE)
 }

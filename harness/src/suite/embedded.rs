@@ -44,6 +44,14 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../../features/tkg_pinniped_known_limitation.feature"),
     ),
     (
+        "aks_day2_gating_and_a2_recovery.feature",
+        include_str!("../../../features/aks_day2_gating_and_a2_recovery.feature"),
+    ),
+    (
+        "workload_volume_data.feature",
+        include_str!("../../../features/workload_volume_data.feature"),
+    ),
+    (
         "velero_cli_version.feature",
         include_str!("../../../features/velero_cli_version.feature"),
     ),

@@ -7,10 +7,14 @@
 //! printed tables column by column ([`tables`]) and ask the drift report. Each scenario gets its
 //! own world (servers, ports, bucket, temp folders); on failure a diagnostics bundle is written.
 
+pub mod aks_steps;
 pub mod embedded;
+pub mod explore_steps;
+pub mod progress;
 pub mod steps;
 pub mod storage_steps;
 pub mod tables;
+pub mod workload_steps;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +46,8 @@ pub struct DrillWorld {
     pub external_s3: Option<drdrill_velero_sim::s3::S3Server>,
     /// The simulated world, once created.
     pub world: Option<World>,
+    /// The AKS on Azure Stack HCI site (Runbook A), when a scenario builds one.
+    pub aks: Option<crate::aks::drill::AksDrill>,
     /// The operator's terminal.
     pub operator: Operator,
     /// The last command's line and output.
@@ -52,6 +58,8 @@ pub struct DrillWorld {
     pub disaster: Option<Timestamp>,
     /// Every command run, in order (for the diagnostics bundle).
     pub transcript: Vec<String>,
+    /// What the application wrote into volumes, by (cluster, namespace, claim).
+    pub written: std::collections::BTreeMap<(String, String, String), workload_steps::WrittenVolume>,
     // The operator's home folder; removed when the scenario ends.
     _home: tempfile::TempDir,
 }
@@ -76,11 +84,13 @@ impl DrillWorld {
             backend: None,
             external_s3: None,
             world: None,
+            aks: None,
             operator: Operator::new(home.path()),
             last: None,
             backup_completed: None,
             disaster: None,
             transcript: Vec::new(),
+            written: Default::default(),
             _home: home,
         })
     }
@@ -241,6 +251,14 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
         }
         _ => tags,
     };
+    let total = match progress::count_scenarios(&options.features, tags.as_ref()) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::debug!(error = %e, "scenarios not counted");
+            None
+        }
+    };
+    let progress = progress::Progress::new(total);
     let mut summary = SuiteSummary::default();
     for (index, features) in options.features.iter().enumerate() {
         let artifacts = options.artifacts.clone();
@@ -264,7 +282,15 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
         };
         let junit = report_file(format!("junit{suffix}.xml"))?;
         let json = report_file(format!("cucumber{suffix}.json"))?;
-        let writer = cucumber::writer::Basic::raw(std::io::stdout(), cucumber::writer::Coloring::Auto, 0)
+        // Under a drawn bar, cucumber writes plain whole lines above it (its in-place rewriting of
+        // running steps would fight the bar); elsewhere it writes to stdout as usual.
+        let (out, coloring): (Box<dyn std::io::Write>, _) = if progress.visible() {
+            (Box::new(progress.lines_above()), cucumber::writer::Coloring::Never)
+        } else {
+            (Box::new(std::io::stdout()), cucumber::writer::Coloring::Auto)
+        };
+        let bar = progress.clone();
+        let writer = cucumber::writer::Basic::raw(out, coloring, 0)
             .summarized()
             .tee::<DrillWorld, _>(cucumber::writer::JUnit::for_tee(junit, 0))
             .tee::<DrillWorld, _>(cucumber::writer::Json::for_tee(json))
@@ -276,14 +302,25 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
             .after(move |_feature, _rule, scenario, event, world| {
                 let artifacts = artifacts.clone();
                 let counted = counted.clone();
+                let bar = bar.clone();
                 Box::pin(async move {
                     {
                         let mut c = counted.lock().unwrap_or_else(|p| p.into_inner());
-                        match event {
-                            cucumber::event::ScenarioFinished::StepPassed => c.0 += 1,
-                            cucumber::event::ScenarioFinished::StepSkipped => c.2 += 1,
-                            _ => c.1 += 1,
-                        }
+                        let outcome = match event {
+                            cucumber::event::ScenarioFinished::StepPassed => {
+                                c.0 += 1;
+                                progress::Outcome::Passed
+                            }
+                            cucumber::event::ScenarioFinished::StepSkipped => {
+                                c.2 += 1;
+                                progress::Outcome::Skipped
+                            }
+                            _ => {
+                                c.1 += 1;
+                                progress::Outcome::Failed
+                            }
+                        };
+                        bar.finished(outcome);
                     }
                     if let (cucumber::event::ScenarioFinished::StepFailed(..), Some(world)) = (event, world) {
                         steps::write_bundle(world, &artifacts, &scenario.name).await;
@@ -301,6 +338,7 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
         // Steps that failed outside a scenario's own steps (hooks) also fail the run.
         summary.failed += writer.hook_errors();
     }
+    progress.done();
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

@@ -447,6 +447,9 @@ pub async fn write_bundle(w: &DrillWorld, artifacts: &Path, scenario: &str) {
     };
     let _ = bundle.add("seed.txt", &format!("{}\n", w.seed));
     let _ = bundle.add("transcript.txt", &w.transcript.join("\n"));
+    if let Some(aks) = &w.aks {
+        let _ = bundle.add("aks-hci.txt", &format!("{aks:#?}\n"));
+    }
     if let Some(world) = &w.world {
         let _ = bundle.add("site-vms.txt", &format!("{:#?}\n", world.site.list()));
         if let Ok(list) = world.cluster_list().await {
