@@ -110,5 +110,23 @@ pub async fn execute(
         }
         done.push(Done { action, output: stdout });
     }
+    if !dry_run {
+        // The runbook deletes a ghost's Node before its VM is removed, so the kubelet, still
+        // running, may register the Node again in between (a real kubelet does). Once the VM is
+        // gone that Node stops heartbeating and the cloud provider's node lifecycle removes it
+        // after the node monitor's grace period: give the world that time before anyone checks.
+        let waited = world.run_for(SETTLE_AFTER_MITIGATION).await?;
+        done.push(Done {
+            action: format!(
+                "wait {}s for the cloud provider to remove the Nodes of removed VMs",
+                SETTLE_AFTER_MITIGATION.as_secs()
+            ),
+            output: format!("{} rounds; deleted: {}\n", waited.passes, waited.deleted.join(", ")),
+        });
+    }
     Ok(done)
 }
+
+/// How long the world runs after a mitigation plan, in simulated time: past the node monitor's
+/// grace period (40 s) and the cloud node lifecycle's next look, with room to spare.
+pub const SETTLE_AFTER_MITIGATION: std::time::Duration = std::time::Duration::from_secs(180);
