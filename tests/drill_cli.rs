@@ -63,6 +63,59 @@ fn a_passing_feature_exits_zero_with_a_summary() {
     assert_eq!(json.as_array().map(Vec::len), Some(1), "one feature in the report: {json}");
 }
 
+/// `--output junit` puts the JUnit XML alone on standard output (steps and summary go to
+/// standard error), and `--seed` replaces every scenario's seed (the world's names change) and
+/// is printed with the result.
+#[test]
+fn output_junit_owns_stdout_and_seed_overrides_the_features() {
+    if support::require_tool("kubectl").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = feature(dir.path(), "ok.feature", "    Then every workload cluster is running\n");
+    let run = |seed: Option<&str>| {
+        let mut cmd = drdrill();
+        cmd.arg("drill").arg(&ok).arg("--output").arg("junit");
+        cmd.arg("--artifacts").arg(dir.path().join("artifacts"));
+        cmd.arg("--reports").arg(dir.path().join("reports"));
+        if let Some(seed) = seed {
+            cmd.arg("--seed").arg(seed);
+        }
+        cmd.output().expect("run drdrill")
+    };
+    let out = run(Some("99"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.trim_start().starts_with("<?xml") && stdout.contains("<testsuite"),
+        "stdout is the XML alone:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("VERDICT") && stderr.contains("VERDICT"),
+        "the summary goes to stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("seed: 99 (every scenario)") && stderr.contains("seed 99 (--seed; the feature names 3)"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("reports/junit.xml").exists(),
+        "the JUnit report went to stdout, not to a file"
+    );
+    assert!(dir.path().join("reports/cucumber.json").exists());
+    let feature_seed = run(None);
+    let stderr = String::from_utf8_lossy(&feature_seed.stderr).into_owned();
+    assert!(
+        feature_seed.status.success() && !stderr.contains("--seed"),
+        "without --seed the feature's own: {stderr}"
+    );
+
+    let bad = drdrill().args(["drill", "--output", "xml"]).output().expect("run drdrill");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("choose junit or json"));
+}
+
 #[test]
 fn failures_exit_non_zero_naming_file_line_and_what_was_expected() {
     if support::require_tool("kubectl").is_none() {

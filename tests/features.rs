@@ -27,6 +27,8 @@ async fn main() {
         tags: std::env::var("DRDRILL_TAGS").ok(),
         artifacts: root.join("target").join("drdrill-artifacts"),
         reports: Some(root.join("target").join("drdrill-reports")),
+        seed: None,
+        output: None,
     };
     let summary = run(&options).await.unwrap_or_else(|e| panic!("{e}"));
     if !summary.ok() {

@@ -35,6 +35,14 @@ enum Command {
         /// Where the JUnit XML (junit.xml) and Cucumber JSON (cucumber.json) reports are written.
         #[arg(long, default_value = "drdrill-reports")]
         reports: PathBuf,
+        /// One seed for every scenario instead of the seed each feature names (other names and
+        /// random choices; the same seed gives the same run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print this report on standard output (junit or json) instead of the steps, which go
+        /// to standard error with the summary: `drdrill drill --output junit > results.xml`.
+        #[arg(long, value_parser = clap::value_parser!(drdrill::suite::ReportFormat))]
+        output: Option<drdrill::suite::ReportFormat>,
     },
     /// Build a world and keep it running until Ctrl-C: a management cluster with Velero
     /// installed, workload clusters, an S3 store. Prints kubeconfigs, contexts and the S3
@@ -53,7 +61,7 @@ enum Command {
     /// Measure the simulator (API server, N clusters to running, Velero backup/restore, the
     /// whole suite); writes benchmarks/<name>.json and each benchmark's table in BENCHMARKS.md.
     Bench {
-        /// Benchmarks to run, comma-separated: api-server, clusters, velero, suite (default: all).
+        /// Benchmarks to run, comma-separated: api-server, clusters, velero, suite, explore (default: all).
         #[arg(long, default_value = "all")]
         only: String,
         /// Objects in the LIST benchmark.
@@ -68,7 +76,7 @@ enum Command {
         /// ConfigMaps backed up and restored in the velero benchmark.
         #[arg(long, default_value_t = 10_000)]
         velero_objects: usize,
-        /// Folder of the JSON results (api_server.json, clusters.json, velero.json, suite.json).
+        /// Folder of the JSON results (api_server.json, clusters.json, velero.json, suite.json, explore.json).
         #[arg(long, default_value = "benchmarks")]
         json_dir: PathBuf,
         /// The Markdown file whose results table is rewritten.
@@ -160,7 +168,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             concurrency,
             artifacts,
             reports,
-        } => drill(features, tags, concurrency, artifacts, reports).await,
+            seed,
+            output,
+        } => drill(features, tags, concurrency, artifacts, reports, seed, output).await,
         Command::Up { clusters, seed, keep } => up(clusters, seed, keep).await,
         Command::Bench {
             only,
@@ -187,6 +197,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     ..Default::default()
                 },
                 suite: Default::default(),
+                explore: Default::default(),
                 json_dir,
                 markdown,
             };
@@ -337,6 +348,8 @@ async fn drill(
     concurrency: usize,
     artifacts: PathBuf,
     reports: PathBuf,
+    seed: Option<u64>,
+    output: Option<drdrill::suite::ReportFormat>,
 ) -> anyhow::Result<ExitCode> {
     // Without paths: the checkout's features/, or the suite built into the binary.
     let mut builtin = None;
@@ -356,11 +369,30 @@ async fn drill(
         tags,
         artifacts: artifacts.clone(),
         reports: Some(reports.clone()),
+        seed,
+        output,
     };
     let summary = drdrill::suite::run(&options).await?;
     drop(builtin);
-    print!("\n{}", summary.render(&artifacts));
-    println!("reports: {}/junit.xml, {}/cucumber.json", reports.display(), reports.display());
+    let mut text = format!("\n{}", summary.render(&artifacts));
+    if let Some(seed) = seed {
+        text.push_str(&format!("seed: {seed} (every scenario)\n"));
+    }
+    let files: Vec<String> = [
+        (drdrill::suite::ReportFormat::Junit, "junit.xml"),
+        (drdrill::suite::ReportFormat::Json, "cucumber.json"),
+    ]
+    .into_iter()
+    .filter(|(format, _)| output != Some(*format))
+    .map(|(_, file)| format!("{}/{file}", reports.display()))
+    .collect();
+    text.push_str(&format!("reports: {}\n", files.join(", ")));
+    // With --output the report owns standard output; everything else goes to standard error.
+    if output.is_some() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
     Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

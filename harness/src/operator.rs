@@ -145,6 +145,8 @@ impl Operator {
                 env.kubeconfigs = std::env::split_paths(&self.kubeconfig(world)?).collect();
                 env.cli_version = self.velero_cli_version.clone();
                 env.wait_timeout = self.wait_timeout;
+                // The world answers in milliseconds: poll often (velero's ticker prints a dot per poll).
+                env.wait_poll = Duration::from_millis(20);
                 // The terminal's working directory is its home: a relative `--secret-file` is read there.
                 let args: Vec<String> = args
                     .iter()

@@ -9,6 +9,7 @@
 
 pub mod api_server;
 pub mod clusters;
+pub mod explore;
 pub mod suite;
 pub mod velero;
 
@@ -58,6 +59,9 @@ pub enum BenchError {
     /// A benchmark ran but its outcome is wrong (the figure would measure the wrong thing).
     #[error("{0}")]
     Outcome(String),
+    /// The exploration could not run.
+    #[error("drift exploration: {0}")]
+    Explore(String),
     /// The suite could not start.
     #[error("the Gherkin suite: {0}")]
     Suite(#[from] crate::suite::SuiteError),
@@ -134,11 +138,19 @@ pub enum Benchmark {
     Velero,
     /// The whole Gherkin suite.
     Suite,
+    /// Random drift histories per second.
+    Explore,
 }
 
 impl Benchmark {
     /// Every benchmark, in the order they run.
-    pub const ALL: [Benchmark; 4] = [Benchmark::Clusters, Benchmark::ApiServer, Benchmark::Velero, Benchmark::Suite];
+    pub const ALL: [Benchmark; 5] = [
+        Benchmark::Clusters,
+        Benchmark::ApiServer,
+        Benchmark::Velero,
+        Benchmark::Suite,
+        Benchmark::Explore,
+    ];
 
     /// The name used by `--only` and in the Markdown block markers.
     pub fn name(self) -> &'static str {
@@ -147,6 +159,7 @@ impl Benchmark {
             Benchmark::Clusters => "clusters",
             Benchmark::Velero => "velero",
             Benchmark::Suite => "suite",
+            Benchmark::Explore => "explore",
         }
     }
 
@@ -157,6 +170,7 @@ impl Benchmark {
             Benchmark::Clusters => "clusters.json",
             Benchmark::Velero => "velero.json",
             Benchmark::Suite => "suite.json",
+            Benchmark::Explore => "explore.json",
         }
     }
 }
@@ -169,7 +183,7 @@ impl fmt::Display for Benchmark {
 
 /// A benchmark name that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown benchmark {0:?}: choose from api-server, clusters, velero, suite")]
+#[error("unknown benchmark {0:?}: choose from api-server, clusters, velero, suite, explore")]
 pub struct UnknownBenchmark(pub String);
 
 impl FromStr for Benchmark {
@@ -291,6 +305,8 @@ pub struct BenchPlan {
     pub velero: velero::VeleroInput,
     /// What the suite benchmark runs.
     pub suite: suite::SuiteBenchInput,
+    /// What the explore benchmark runs.
+    pub explore: explore::ExploreBenchInput,
     /// Folder of the JSON files ([`Benchmark::json_file`]).
     pub json_dir: PathBuf,
     /// The Markdown file whose blocks are rewritten.
@@ -348,6 +364,12 @@ pub async fn run_plan(plan: &BenchPlan, progress: &mut dyn FnMut(&str)) -> Resul
             }
             Benchmark::Suite => {
                 let report = suite::run(&plan.suite, progress).await?;
+                write_json(&plan.json_dir, benchmark, &report)?;
+                write_markdown_block(&plan.markdown, benchmark, &report.markdown())?;
+                report.table()
+            }
+            Benchmark::Explore => {
+                let report = explore::run(&plan.explore, progress).await?;
                 write_json(&plan.json_dir, benchmark, &report)?;
                 write_markdown_block(&plan.markdown, benchmark, &report.markdown())?;
                 report.table()

@@ -122,6 +122,8 @@ pub async fn run(input: &SuiteBenchInput, progress: &mut dyn FnMut(&str)) -> Res
         tags: None,
         artifacts: input.artifacts.clone(),
         reports: None,
+        seed: None,
+        output: None,
     };
     let start = Instant::now();
     let summary = crate::suite::run(&options).await?;

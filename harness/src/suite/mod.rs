@@ -133,6 +133,64 @@ pub struct SuiteOptions {
     /// Where the JUnit XML (`junit.xml`) and Cucumber JSON (`cucumber.json`) reports go; none
     /// when `None`. With several feature paths the files are numbered (`junit-2.xml`…).
     pub reports: Option<PathBuf>,
+    /// A seed for every scenario instead of the one its Given step names (a vendor trying the
+    /// drills on other names and choices); printed with every result.
+    pub seed: Option<u64>,
+    /// A report printed on standard output instead of cucumber's step-by-step text (which then
+    /// goes to standard error), for a CI gate that reads it from a pipe.
+    pub output: Option<ReportFormat>,
+}
+
+/// A machine-readable report of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// JUnit XML.
+    Junit,
+    /// Cucumber JSON.
+    Json,
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "junit" => Ok(ReportFormat::Junit),
+            "json" => Ok(ReportFormat::Json),
+            other => Err(format!("unknown report format {other:?}: choose junit or json")),
+        }
+    }
+}
+
+/// Where steps' notes (RTO/RPO, drift reports, what was checked) go while the suite runs.
+enum NoteTarget {
+    /// Standard output.
+    Stdout,
+    /// Standard error: a machine-readable report owns standard output.
+    Stderr,
+    /// Above the progress bar.
+    Bar(progress::Progress),
+}
+
+static NOTES: std::sync::Mutex<NoteTarget> = std::sync::Mutex::new(NoteTarget::Stdout);
+
+/// Prints a step's note (a line or several) where the run's human output goes: standard
+/// output, above the progress bar, or standard error under `--output`.
+pub fn note(text: &str) {
+    match &*NOTES.lock().unwrap_or_else(|p| p.into_inner()) {
+        NoteTarget::Stdout => println!("{text}"),
+        NoteTarget::Stderr => eprintln!("{text}"),
+        NoteTarget::Bar(bar) => bar.println(text),
+    }
+}
+
+/// The `--seed` of the running suite: cucumber builds each scenario's world without options,
+/// so the override lives here for the length of [`run`].
+static SEED_OVERRIDE: std::sync::Mutex<Option<u64>> = std::sync::Mutex::new(None);
+
+/// The seed a scenario uses: the suite's `--seed` when one is set, else its own.
+pub fn scenario_seed(own: u64) -> u64 {
+    SEED_OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(own)
 }
 
 /// The suite's verdict.
@@ -241,7 +299,11 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
     // their container step fails); elsewhere they are left out, and the run says why.
     let tags = match docker_unavailable() {
         Some(reason) if !in_ci() => {
-            println!("SKIPPED: scenarios tagged @docker ({reason})");
+            if options.output.is_some() {
+                eprintln!("SKIPPED: scenarios tagged @docker ({reason})");
+            } else {
+                println!("SKIPPED: scenarios tagged @docker ({reason})");
+            }
             let without_docker =
                 cucumber::gherkin::tagexpr::TagOperation::Not(Box::new(cucumber::gherkin::tagexpr::TagOperation::Tag("docker".into())));
             Some(match tags {
@@ -258,7 +320,15 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
             None
         }
     };
+    *SEED_OVERRIDE.lock().unwrap_or_else(|p| p.into_inner()) = options.seed;
     let progress = progress::Progress::new(total);
+    *NOTES.lock().unwrap_or_else(|p| p.into_inner()) = if options.output.is_some() {
+        NoteTarget::Stderr
+    } else if progress.visible() {
+        NoteTarget::Bar(progress.clone())
+    } else {
+        NoteTarget::Stdout
+    };
     let mut summary = SuiteSummary::default();
     for (index, features) in options.features.iter().enumerate() {
         let artifacts = options.artifacts.clone();
@@ -280,11 +350,22 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
                 .map(|f| Box::new(f) as Box<dyn std::io::Write>)
                 .map_err(|source| SuiteError::Report { path, source })
         };
-        let junit = report_file(format!("junit{suffix}.xml"))?;
-        let json = report_file(format!("cucumber{suffix}.json"))?;
+        let to_stdout = |format: ReportFormat| options.output == Some(format);
+        let junit = if to_stdout(ReportFormat::Junit) {
+            Box::new(std::io::stdout())
+        } else {
+            report_file(format!("junit{suffix}.xml"))?
+        };
+        let json = if to_stdout(ReportFormat::Json) {
+            Box::new(std::io::stdout())
+        } else {
+            report_file(format!("cucumber{suffix}.json"))?
+        };
         // Under a drawn bar, cucumber writes plain whole lines above it (its in-place rewriting of
         // running steps would fight the bar); elsewhere it writes to stdout as usual.
-        let (out, coloring): (Box<dyn std::io::Write>, _) = if progress.visible() {
+        let (out, coloring): (Box<dyn std::io::Write>, _) = if options.output.is_some() {
+            (Box::new(std::io::stderr()), cucumber::writer::Coloring::Auto)
+        } else if progress.visible() {
             (Box::new(progress.lines_above()), cucumber::writer::Coloring::Never)
         } else {
             (Box::new(std::io::stdout()), cucumber::writer::Coloring::Auto)
@@ -339,6 +420,7 @@ pub async fn run(options: &SuiteOptions) -> Result<SuiteSummary, SuiteError> {
         summary.failed += writer.hook_errors();
     }
     progress.done();
+    *NOTES.lock().unwrap_or_else(|p| p.into_inner()) = NoteTarget::Stdout;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

@@ -147,6 +147,11 @@ impl Progress {
         self.bar.set_message(msg);
     }
 
+    /// Prints `text` above the bar.
+    pub fn println(&self, text: &str) {
+        let _ = self.bar.suspend(|| writeln!(std::io::stdout(), "{text}"));
+    }
+
     /// Removes the bar (the summary table follows).
     pub fn done(&self) {
         self.bar.finish_and_clear();

@@ -52,7 +52,10 @@ async fn workload_cluster(w: &mut DrillWorld, name: String, namespace: String, c
 
 #[given(expr = "the clusters are created and running \\(seed {int}\\)")]
 async fn clusters_running(w: &mut DrillWorld, seed: u64) {
-    w.seed = seed;
+    w.seed = super::scenario_seed(seed);
+    if w.seed != seed {
+        super::note(&format!("      seed {} (--seed; the feature names {seed})", w.seed));
+    }
     let config = w.config.clone().expect("a Given step must describe the management cluster first");
     let topology = w.topology();
     let backend = w.backend.clone().unwrap_or(drdrill_velero_sim::s3::S3Backend::Embedded);
@@ -241,7 +244,7 @@ async fn restore_latest(w: &mut DrillWorld) {
     let out = run(w, "velero backup get").await;
     assert!(out.success, "`velero backup get` failed:\n{}{}", out.stderr, out.stdout);
     let latest = latest_completed_backup(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
-    println!("      the latest backup: {latest}");
+    super::note(&format!("      the latest backup: {latest}"));
     let line = VELERO_RESTORE.replace("--from-backup my-backup", &format!("--from-backup {latest}"));
     i_run(w, line).await;
 }
@@ -360,10 +363,10 @@ async fn known_limitation(w: &mut DrillWorld, cluster: String, limitation: Strin
         "`{line}` failed, but not as the Pinniped limitation:\n{}",
         out.stderr
     );
-    println!(
+    super::note(&format!(
         "      KNOWN LIMITATION (Runbook T): {limitation}. drdrill does not model Pinniped; `{line}` was refused:\n      {}",
         out.stderr.trim()
-    );
+    ));
 }
 
 #[then("every workload cluster is running")]
@@ -373,11 +376,11 @@ async fn all_running(w: &mut DrillWorld) {
         let now = w.world().clock.now();
         let rto = now.duration_since(disaster);
         let rpo = w.backup_completed.map(|b| disaster.duration_since(b));
-        println!(
+        super::note(&format!(
             "      RTO (disaster → every cluster running, simulated): {}; RPO (backup age at the disaster): {}",
             human(rto),
             rpo.map(human).unwrap_or_else(|| "no backup taken in this scenario".into())
-        );
+        ));
     }
 }
 
@@ -405,7 +408,7 @@ async fn drift_is(w: &mut DrillWorld, cluster: String, step: &Step) {
     if let Err(diff) = tables::compare(&table, &table_of(step)) {
         panic!("drift report for {cluster}: {diff}\nfull report:\n{rendered}");
     }
-    println!("{}", rendered.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n"));
+    super::note(&rendered.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n"));
 }
 
 #[then(expr = "{string} has no drift and nothing is left over")]

@@ -62,7 +62,7 @@ async fn bucket_served_by(w: &mut DrillWorld, kind: String) {
         s3.bucket(),
         s3.endpoint()
     );
-    println!("      bucket {} at {}: {actual}", s3.bucket(), s3.endpoint());
+    super::note(&format!("      bucket {} at {}: {actual}", s3.bucket(), s3.endpoint()));
 }
 
 /// What a restore may change on an object it brings back: the fields Velero resets or adds
@@ -183,7 +183,9 @@ async fn every_object_restored(w: &mut DrillWorld, backup: String) {
         items.len(),
         problems.join("\n  ")
     );
-    println!("      {checked} objects of backup {backup} are back, every backed-up field equal");
+    super::note(&format!(
+        "      {checked} objects of backup {backup} are back, every backed-up field equal"
+    ));
 }
 
 #[cfg(test)]

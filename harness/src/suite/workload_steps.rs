@@ -96,7 +96,7 @@ async fn application_writes(w: &mut DrillWorld, claim: String, namespace: String
             .unwrap_or_else(|e| panic!("write {path} into PVC {namespace}/{claim} of {cluster}: {e}"));
         written.sha256.insert(path.clone(), hex_sha256(&data));
     }
-    println!("      wrote {} files into volume {handle}", written.sha256.len());
+    super::note(&format!("      wrote {} files into volume {handle}", written.sha256.len()));
     w.written.insert((cluster, namespace, claim), written);
 }
 
@@ -139,11 +139,11 @@ async fn volume_restored(w: &mut DrillWorld, claim: String, namespace: String, c
         problems.join("\n  ")
     );
     let bytes: usize = files.values().map(Vec::len).sum();
-    println!(
+    super::note(&format!(
         "      {} files, {bytes} bytes, every sha256 equal, on volume {handle} (was {})",
         now.len(),
         before.handle
-    );
+    ));
 }
 
 #[then(expr = "the volume the application wrote into PVC {string} in namespace {string} of {string} is gone")]
