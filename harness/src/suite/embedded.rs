@@ -48,6 +48,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../../features/aks_day2_gating_and_a2_recovery.feature"),
     ),
     (
+        "tkg_other_disasters.feature",
+        include_str!("../../../features/tkg_other_disasters.feature"),
+    ),
+    (
         "workload_volume_data.feature",
         include_str!("../../../features/workload_volume_data.feature"),
     ),

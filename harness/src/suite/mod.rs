@@ -8,6 +8,7 @@
 //! own world (servers, ports, bucket, temp folders); on failure a diagnostics bundle is written.
 
 pub mod aks_steps;
+pub mod disaster_steps;
 pub mod embedded;
 pub mod explore_steps;
 pub mod progress;
