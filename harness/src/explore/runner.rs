@@ -189,15 +189,10 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         compare(&p.at_restore, &report).map_err(|m| diverge("right after the restore", m))?;
     }
     run_ok(&world, &operator, "unpause", UNPAUSE_ALL_NAMESPACES).await?;
-    let settled = world
+    world
         .settle(SETTLE_PASSES)
         .await
         .map_err(|e| diverge("settle after unpause", e.to_string()))?;
-    record.reports.push(format!(
-        "== settling after the unpause
-{}",
-        churn(&settled)
-    ));
     let mut reports = Vec::new();
     for p in &predictions {
         let report = report_of(&world, &p.cluster).await.map_err(|m| diverge("after settle", m))?;
@@ -218,33 +213,15 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
                 )
             })?;
     }
-    let settled = world
+    world
         .settle_until_running(SETTLE_PASSES)
         .await
         .map_err(|e| diverge("after mitigation", e.to_string()))?;
-    record.reports.push(format!(
-        "== settling after the mitigation
-{}",
-        churn(&settled)
-    ));
     for p in &predictions {
-        verify_end(&world, p, record)
-            .await
-            .map_err(|m| diverge("after mitigation", format!("{m}\n{}", record.reports.join("\n"))))?;
+        verify_end(&world, p, record).await.map_err(|m| diverge("after mitigation", m))?;
     }
     record.timings.insert("verify", start.elapsed());
     Ok(())
-}
-
-/// What a settle created, deleted and adopted (the churn a divergence should show).
-fn churn(report: &crate::world::SettleReport) -> String {
-    format!(
-        "{} passes; created: {}; deleted: {}; adopted: {}\n",
-        report.passes,
-        report.created.join(", "),
-        report.deleted.join(", "),
-        report.adopted.join(", ")
-    )
 }
 
 async fn run_ok(world: &World, operator: &Operator, phase: &str, line: &str) -> Result<String, Divergence> {
