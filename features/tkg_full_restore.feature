@@ -28,6 +28,11 @@ Feature: Runbook T — full restore of the workload-cluster objects onto a rebui
     And the bucket is served by "the embedded store"
     When I run "velero backup create my-backup --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait"
     Then the output says "Backup completed with status: Completed"
+    When I run "velero backup describe my-backup --details"
+    Then the output says "cluster.x-k8s.io/v1beta1/Cluster:"
+    And the output says "- default/tkg-vc-antrea"
+    When I run "velero backup logs my-backup"
+    Then the output says "Backup completed with phase Completed"
 
   Scenario: restore onto a rebuilt management cluster, unpause, every cluster running (steps 1-9)
     When the management cluster is lost

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use drdrill::report::assert_golden;
 use drdrill::velero::{VeleroCliError, VeleroEnv, run, run_line};
-use drdrill_apis::velero::{Backup, BackupStorageLocation, DeleteBackupRequest, Restore, Schedule, VolumeSnapshotLocation};
+use drdrill_apis::velero::{
+    Backup, BackupStorageLocation, DeleteBackupRequest, DownloadRequest, DownloadRequestPhase, DownloadTargetKind, Restore, Schedule,
+    VolumeSnapshotLocation,
+};
 use drdrill_kube_sim::clock::VirtualClock;
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use drdrill_velero_sim::format::gzip;
 use drdrill_velero_sim::s3::{Credentials, ObjectStore, S3Server, S3ServerConfig};
+use drdrill_velero_sim::server::{DownloadRequestController, ServerContext};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
@@ -143,6 +147,7 @@ async fn install_creates_everything_and_is_idempotent() {
             "backups.velero.io",
             "backupstoragelocations.velero.io",
             "deletebackuprequests.velero.io",
+            "downloadrequests.velero.io",
             "podvolumebackups.velero.io",
             "podvolumerestores.velero.io",
             "restores.velero.io",
@@ -481,6 +486,11 @@ async fn runbook_schedule_and_pause() {
     assert_eq!(err.to_string(), "--schedule is required");
 }
 
+/// The HTTP status a plain GET of `url` gets.
+async fn reqwest_status(url: &str) -> u16 {
+    reqwest::get(url).await.expect("GET").status().as_u16()
+}
+
 async fn set_status<K>(api: &Api<K>, name: &str, status: serde_json::Value, subresource: bool)
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -619,8 +629,30 @@ async fn tables_match_the_runbook_and_velero_printers() {
     assert_eq!(parsed["items"].as_array().map(Vec::len), Some(4));
 }
 
+/// Velero's DownloadRequest controller, answering on its own as a running server would.
+struct DownloadServer(tokio::task::JoinHandle<()>);
+
+impl DownloadServer {
+    fn start(world: &World) -> DownloadServer {
+        let ctx = ServerContext::new(world.client.clone(), "velero", Arc::new(world.clock.clone()));
+        let controller = DownloadRequestController::new(ctx);
+        DownloadServer(tokio::spawn(async move {
+            loop {
+                controller.reconcile_all().await.expect("download request pass");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }))
+    }
+}
+
+impl Drop for DownloadServer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backup_logs_come_from_the_bucket_and_delete_files_a_request() {
+async fn logs_and_files_come_through_download_requests_and_delete_files_a_request() {
     let s3 = S3Server::start(S3ServerConfig::new(Credentials::new("minio", "minio123")).with_bucket("mgmt"))
         .await
         .expect("s3");
@@ -636,7 +668,45 @@ async fn backup_logs_come_from_the_bucket_and_delete_files_a_request() {
 
     let err = world.velero("velero backup logs my-backup").await.expect_err("not finished");
     assert!(err.to_string().contains("not available until it's finished processing"), "{err}");
+    // What Velero's backup controller does with a backup it processes.
     set_status(&api::<Backup>(&world.client), "my-backup", json!({ "phase": "Completed" }), false).await;
+    api::<Backup>(&world.client)
+        .patch(
+            "my-backup",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"storageLocation": "default"}})),
+        )
+        .await
+        .expect("location");
+
+    // No server running: the request is never answered, and the CLI says what velero says.
+    let err = world
+        .velero("velero backup logs my-backup --timeout 300ms")
+        .await
+        .expect_err("no server");
+    assert_eq!(
+        err.to_string(),
+        "download request download url timeout, check velero server logs for errors. backup storage location may not be available"
+    );
+    let requests = api::<DownloadRequest>(&world.client)
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert!(
+        request.metadata.name.as_deref().is_some_and(|n| n.len() == "my-backup-".len() + 36),
+        "{:?}",
+        request.metadata.name
+    );
+    assert_eq!(request.spec.target.kind, DownloadTargetKind::BackupLog);
+    assert_eq!(request.spec.target.name, "my-backup");
+
+    let server = DownloadServer::start(&world);
+    // The log is not in the bucket (yet): the store's 404 is velero's "file not found".
+    let err = world.velero("velero backup logs my-backup").await.expect_err("no log");
+    assert_eq!(err.to_string(), "file not found");
     let store =
         ObjectStore::with_region(&s3.endpoint(), "mgmt", "tkg", &Credentials::new("minio", "minio123"), Some("minio")).expect("store");
     let log = "time=\"2022-12-07T17:10:42Z\" level=info msg=\"Backup completed\" backup=velero/my-backup\n";
@@ -645,8 +715,137 @@ async fn backup_logs_come_from_the_bucket_and_delete_files_a_request() {
         .await
         .expect("put log");
     assert_eq!(world.velero("velero backup logs my-backup").await.expect("logs"), log);
+    let answered = api::<DownloadRequest>(&world.client)
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items;
+    let processed: Vec<_> = answered
+        .iter()
+        .filter_map(|r| r.status.as_ref())
+        .filter(|s| s.phase == Some(DownloadRequestPhase::Processed))
+        .collect();
+    assert!(!processed.is_empty());
+    for status in &processed {
+        let url = status.download_url.as_deref().expect("url");
+        assert!(url.starts_with(&format!("{}/mgmt/tkg/backups/my-backup/", s3.endpoint())), "{url}");
+        assert!(
+            url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=600"),
+            "pre-signed for 10 minutes: {url}"
+        );
+        assert_eq!(
+            status.expiration.as_ref().map(|t| t.0.to_string()),
+            Some("2022-12-07T17:20:42Z".to_string())
+        );
+    }
+    // The URL is the only credential the CLI has: tampered with, the store refuses it.
+    let url = processed[0].download_url.clone().expect("url");
+    let forged = url.replace("my-backup-logs.gz", "my-backup.tar.gz");
+    let status = reqwest_status(&forged).await;
+    assert_eq!(status, 403, "a URL signed for one key must not open another");
+
+    // `velero backup download`: the tarball as stored, into -o; an existing file is kept
+    // unless --force.
+    let tarball = gzip(b"not really a tar").expect("gzip");
+    store
+        .put("tkg/backups/my-backup/my-backup.tar.gz", tarball.clone())
+        .await
+        .expect("put tarball");
+    let dest = world.dir.path().join("my-backup-data.tar.gz");
+    let out = world
+        .velero(&format!("velero backup download my-backup -o {}", dest.display()))
+        .await
+        .expect("download");
+    assert_eq!(
+        out,
+        format!("Backup my-backup has been successfully downloaded to {}\n", dest.display())
+    );
+    assert_eq!(std::fs::read(&dest).expect("downloaded"), tarball, "handed over still compressed");
+    std::fs::write(&dest, b"mine").expect("overwrite");
+    let err = world
+        .velero(&format!("velero backup download my-backup -o {}", dest.display()))
+        .await
+        .expect_err("exists");
+    assert_eq!(
+        err.to_string(),
+        format!("file '{}' already exists, remove it or choose a different one", dest.display())
+    );
+    assert_eq!(std::fs::read(&dest).expect("kept"), b"mine");
+    world
+        .velero(&format!("velero backup download my-backup -o {} --force", dest.display()))
+        .await
+        .expect("forced");
+    assert_eq!(std::fs::read(&dest).expect("downloaded"), tarball);
+    let err = world.velero("velero backup download nope -o /dev/null").await.expect_err("missing");
+    assert_eq!(err.to_string(), "backups.velero.io \"nope\" not found");
+
+    // `describe --details` reads the resource list the same way.
+    let out = world.velero("velero backup describe my-backup --details").await.expect("describe");
+    assert!(out.contains("Resource List:  <backup resource list not found>\n"), "{out}");
+    let list = json!({ "cluster.x-k8s.io/v1beta1/Cluster": ["default/tkg-wc-1"] });
+    store
+        .put(
+            "tkg/backups/my-backup/my-backup-resource-list.json.gz",
+            gzip(list.to_string().as_bytes()).expect("gzip"),
+        )
+        .await
+        .expect("put list");
+    let out = world.velero("velero backup describe my-backup --details").await.expect("describe");
+    assert!(
+        out.contains("Resource List:\n  cluster.x-k8s.io/v1beta1/Cluster:\n    - default/tkg-wc-1\n"),
+        "{out}"
+    );
+
+    // `velero restore logs` reads the restore's log from its backup's location.
+    world
+        .velero("velero restore create my-restore --from-backup my-backup")
+        .await
+        .expect("restore");
+    let err = world.velero("velero restore logs my-restore").await.expect_err("not finished");
+    assert!(
+        err.to_string().contains("Logs for restore \"my-restore\" are not available"),
+        "{err}"
+    );
+    set_status(&api::<Restore>(&world.client), "my-restore", json!({ "phase": "Completed" }), false).await;
+    let restore_log = "level=info msg=\"restore completed\"\n";
+    store
+        .put(
+            "tkg/restores/my-restore/restore-my-restore-logs.gz",
+            gzip(restore_log.as_bytes()).expect("gzip"),
+        )
+        .await
+        .expect("put restore log");
+    assert_eq!(
+        world.velero("velero restore logs my-restore").await.expect("restore logs"),
+        restore_log
+    );
+    let err = world.velero("velero restore logs nope").await.expect_err("missing");
+    assert_eq!(err.to_string(), "Restore \"nope\" does not exist.");
     let err = world.velero("velero backup logs nope").await.expect_err("missing");
     assert_eq!(err.to_string(), "Backup \"nope\" does not exist.");
+    let err = world
+        .velero("velero backup logs my-backup --timeout soon")
+        .await
+        .expect_err("bad timeout");
+    assert!(
+        err.to_string().starts_with("invalid argument \"soon\" for \"--timeout\" flag"),
+        "{err}"
+    );
+
+    // Ten minutes on, every request has expired and the server deletes them.
+    world.clock.advance(Duration::from_secs(601));
+    let requests = api::<DownloadRequest>(&world.client);
+    for _ in 0..200 {
+        if requests.list(&Default::default()).await.expect("list").items.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        requests.list(&Default::default()).await.expect("list").items.is_empty(),
+        "expired requests are deleted"
+    );
+    drop(server);
 
     let err = world.velero("velero backup delete my-backup").await.expect_err("needs --confirm");
     assert!(err.to_string().contains("--confirm"), "{err}");

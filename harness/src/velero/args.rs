@@ -77,6 +77,8 @@ pub(crate) enum BackupVerb {
     Describe(DescribeArgs),
     /// Get backup logs.
     Logs(LogsArgs),
+    /// Download all Kubernetes manifests for a backup.
+    Download(DownloadArgs),
     /// Delete backups.
     Delete(DeleteArgs),
 }
@@ -90,6 +92,8 @@ pub(crate) enum RestoreVerb {
     Get(GetArgs),
     /// Describe restores.
     Describe(DescribeArgs),
+    /// Get restore logs.
+    Logs(LogsArgs),
 }
 
 /// `velero schedule …`.
@@ -364,13 +368,58 @@ pub(crate) struct DescribeArgs {
     /// Display additional detail in the command output.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool)]
     pub details: bool,
+    /// How the files read from object storage are fetched.
+    #[command(flatten)]
+    pub download: DownloadFlags,
 }
 
-/// `backup logs`.
+/// The TLS flags of every verb that downloads from object storage.
+#[derive(Debug, Args, Default)]
+pub(crate) struct DownloadFlags {
+    /// If true, the object store's TLS certificate will not be checked for validity. This is insecure and susceptible to man-in-the-middle attacks. Not recommended for production.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool)]
+    pub insecure_skip_tls_verify: bool,
+    /// Path to a certificate bundle to use when verifying TLS connections.
+    #[arg(long)]
+    pub cacert: Option<String>,
+}
+
+/// `backup logs` / `restore logs`.
 #[derive(Debug, Args)]
 pub(crate) struct LogsArgs {
+    /// The backup or restore.
+    pub name: String,
+    /// How long to wait to receive logs.
+    #[arg(long, default_value = "1m")]
+    pub timeout: String,
+    /// How the log is fetched.
+    #[command(flatten)]
+    pub download: DownloadFlags,
+}
+
+/// `backup download`.
+#[derive(Debug, Args)]
+pub(crate) struct DownloadArgs {
     /// The backup.
     pub name: String,
+    /// Path to output file. Defaults to <NAME>-data.tar.gz in the current directory.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Forces the download and will overwrite file if it exists already.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = parse_go_bool)]
+    pub force: bool,
+    /// Maximum time to wait to process download request.
+    #[arg(long, default_value = "1m")]
+    pub timeout: String,
+    /// How the tarball is fetched.
+    #[command(flatten)]
+    pub download: DownloadFlags,
+}
+
+/// A `--timeout` flag's value.
+pub(crate) fn timeout_flag(value: &str) -> Result<std::time::Duration, VeleroCliError> {
+    let nanos = duration_flag("--timeout", Some(value))?;
+    Ok(std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
 }
 
 /// `backup delete`.

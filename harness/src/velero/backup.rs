@@ -5,20 +5,19 @@ use std::io::Write;
 
 use drdrill_apis::velero::{
     BACKUP_NAME_LABEL, BACKUP_UID_LABEL, Backup, BackupPhase, BackupSpec, BackupStorageLocation, DeleteBackupRequest,
-    DeleteBackupRequestPhase, DeleteBackupRequestSpec, Metadata, SCHEDULE_NAME_LABEL, Schedule, VolumeSnapshotLocation,
+    DeleteBackupRequestPhase, DeleteBackupRequestSpec, DownloadTargetKind, Metadata, SCHEDULE_NAME_LABEL, Schedule, VolumeSnapshotLocation,
 };
-use drdrill_velero_sim::format::{decode_resource_list, gunzip};
-use drdrill_velero_sim::server::object_store_for;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use sha2::{Digest, Sha256};
 
 use super::args::{
-    BackupCreateArgs, BackupFilterArgs, DeleteArgs, DescribeArgs, GetArgs, LogsArgs, duration_flag, go_duration_string, parse_map,
-    parse_selector, string_array,
+    BackupCreateArgs, BackupFilterArgs, DeleteArgs, DescribeArgs, DownloadArgs, DownloadFlags, GetArgs, LogsArgs, duration_flag,
+    go_duration_string, parse_map, parse_selector, string_array, timeout_flag,
 };
+use super::download::{self, DownloadError};
 use super::tables::{Describer, backup_table, bool_pointer, go_time};
-use super::{Ctx, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
+use super::{Ctx, DESCRIBE_TIMEOUT, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
 
 /// The resource name velero's errors use for backups.
 pub(crate) const BACKUPS: &str = "backups.velero.io";
@@ -249,7 +248,7 @@ pub(crate) async fn describe(ctx: &Ctx, a: &DescribeArgs, out: &mut (dyn Write +
             .await
             .map_err(api(|| format!("list DeleteBackupRequests of backup {name}")))?
             .items;
-        let text = describe_backup(ctx, backup, &deletions, a.details).await;
+        let text = describe_backup(ctx, backup, &deletions, a.details, &a.download).await;
         if i > 0 {
             write!(out, "\n\n")?;
         }
@@ -260,7 +259,7 @@ pub(crate) async fn describe(ctx: &Ctx, a: &DescribeArgs, out: &mut (dyn Write +
 
 /// velero's `DescribeBackup` (without pod volume backups and CSI snapshots, which the simulated
 /// world does not make).
-async fn describe_backup(ctx: &Ctx, backup: &Backup, deletions: &[DeleteBackupRequest], details: bool) -> String {
+async fn describe_backup(ctx: &Ctx, backup: &Backup, deletions: &[DeleteBackupRequest], details: bool, flags: &DownloadFlags) -> String {
     let mut d = Describer::default();
     d.metadata(&backup.metadata);
     d.line("");
@@ -315,7 +314,7 @@ async fn describe_backup(ctx: &Ctx, backup: &Backup, deletions: &[DeleteBackupRe
         d.line("");
     }
     if details {
-        describe_resource_list(ctx, backup, &mut d).await;
+        describe_resource_list(ctx, backup, flags, &mut d).await;
         d.line("");
     }
     if status.volume_snapshots_attempted > 0 {
@@ -430,60 +429,26 @@ pub(crate) fn describe_spec(d: &mut Describer, spec: &BackupSpec) {
     }
 }
 
-/// The backup's `Location` and object store, or why not.
-async fn store_for(ctx: &Ctx, backup: &Backup) -> Result<drdrill_velero_sim::s3::ObjectStore, String> {
-    let location_name = backup.spec.storage_location.clone().unwrap_or_else(|| "default".to_string());
-    let location = Api::<BackupStorageLocation>::namespaced(ctx.client.clone(), &ctx.namespace)
-        .get(&location_name)
-        .await
-        .map_err(|e| format!("get BackupStorageLocation {}/{location_name}: {e}", ctx.namespace))?;
-    object_store_for(&ctx.client, &ctx.namespace, &location)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn describe_resource_list(ctx: &Ctx, backup: &Backup, d: &mut Describer) {
+async fn describe_resource_list(ctx: &Ctx, backup: &Backup, flags: &DownloadFlags, d: &mut Describer) {
     let name = backup.name_any();
-    let store = match store_for(ctx, backup).await {
-        Ok(store) => store,
-        Err(e) => {
-            d.line(&format!("Resource List:\t<error getting backup resource list: {e}>"));
-            return;
-        }
-    };
-    let key = store.layout().backup_resource_list_key(&name);
-    match store.exists(&key).await {
-        Ok(false) => {
-            d.line("Resource List:\t<backup resource list not found>");
-            return;
-        }
-        Err(e) => {
-            d.line(&format!("Resource List:\t<error getting backup resource list: {e}>"));
-            return;
-        }
-        Ok(true) => {}
-    }
-    let list = match store.get(&key).await {
-        Ok(bytes) => decode_resource_list(&bytes, &key).map_err(|e| e.to_string()),
-        Err(e) => {
-            d.line(&format!("Resource List:\t<error getting backup resource list: {e}>"));
-            return;
-        }
-    };
-    match list {
-        Err(e) => d.line(&format!("Resource List:\t<error reading backup resource list: {e}>")),
-        Ok(list) => {
-            d.line("Resource List:");
-            let list: BTreeMap<String, Vec<String>> = list.into_iter().collect();
-            for (gvk, items) in list {
-                d.line(&format!("\t{gvk}:\n\t\t- {}", items.join("\n\t\t- ")));
+    match download::stream(ctx, &name, DownloadTargetKind::BackupResourceList, DESCRIBE_TIMEOUT, flags).await {
+        Err(DownloadError::NotFound) => d.line("Resource List:\t<backup resource list not found>"),
+        Err(e) => d.line(&format!("Resource List:\t<error getting backup resource list: {e}>")),
+        Ok(bytes) => match serde_json::from_slice::<BTreeMap<String, Vec<String>>>(&bytes) {
+            Err(e) => d.line(&format!("Resource List:\t<error reading backup resource list: {e}>")),
+            Ok(list) => {
+                d.line("Resource List:");
+                for (gvk, items) in list {
+                    d.line(&format!("\t{gvk}:\n\t\t- {}", items.join("\n\t\t- ")));
+                }
             }
-        }
+        },
     }
 }
 
-/// `velero backup logs`: the gunzipped `<name>-logs.gz` from the backup's location.
+/// `velero backup logs`: the backup's `<name>-logs.gz`, through a DownloadRequest, gunzipped.
 pub(crate) async fn logs(ctx: &Ctx, a: &LogsArgs, out: &mut (dyn Write + Send)) -> Result<(), VeleroCliError> {
+    let timeout = timeout_flag(&a.timeout)?;
     let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let backup = backups
         .get_opt(&a.name)
@@ -500,14 +465,40 @@ pub(crate) async fn logs(ctx: &Ctx, a: &LogsArgs, out: &mut (dyn Write + Send)) 
             a.name
         )));
     }
-    let store = store_for(ctx, &backup).await.map_err(VeleroCliError::Storage)?;
-    let key = store.layout().backup_log_key(&a.name);
-    let bytes = store
-        .get(&key)
-        .await
-        .map_err(|e| VeleroCliError::Storage(format!("reading the log of backup {:?} ({key}): {e}", a.name)))?;
-    let text = gunzip(&bytes, &key).map_err(|e| VeleroCliError::Storage(e.to_string()))?;
+    let text = download::stream(ctx, &a.name, DownloadTargetKind::BackupLog, timeout, &a.download).await?;
     out.write_all(&text)?;
+    Ok(())
+}
+
+/// `velero backup download`: the backup's tarball, as stored, into `<name>-data.tar.gz` (or
+/// `-o`); an existing file is kept unless `--force`, and a failed download leaves no file.
+pub(crate) async fn download(ctx: &Ctx, a: &DownloadArgs, out: &mut (dyn Write + Send)) -> Result<(), VeleroCliError> {
+    let timeout = timeout_flag(&a.timeout)?;
+    let backups: Api<Backup> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    if backups
+        .get_opt(&a.name)
+        .await
+        .map_err(api(|| format!("get Backup {}/{}", ctx.namespace, a.name)))?
+        .is_none()
+    {
+        return Err(VeleroCliError::NotFound {
+            resource: BACKUPS.to_string(),
+            name: a.name.clone(),
+        });
+    }
+    let path = match &a.output {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_dir()?.join(format!("{}-data.tar.gz", a.name)),
+    };
+    if path.exists() && !a.force {
+        return Err(VeleroCliError::Invalid(format!(
+            "file '{}' already exists, remove it or choose a different one",
+            path.display()
+        )));
+    }
+    let bytes = download::stream(ctx, &a.name, DownloadTargetKind::BackupContents, timeout, &a.download).await?;
+    std::fs::write(&path, bytes).map_err(|e| VeleroCliError::Invalid(format!("error creating file {}: {e}", path.display())))?;
+    writeln!(out, "Backup {} has been successfully downloaded to {}", a.name, path.display())?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 
 mod args;
 mod backup;
+mod download;
 mod install;
 mod location;
 mod restore;
@@ -34,10 +35,14 @@ use serde::Serialize;
 use args::{BackupLocationVerb, BackupVerb, Cli, CreateVerb, GetVerb, RestoreVerb, ScheduleVerb, Verb};
 
 pub use backup::valid_label_value;
+pub use download::DownloadError;
 pub use install::{PLUGIN_VOLUME, plugin_container_name};
 
 /// The CLI version the emulator reports unless told otherwise (the runbook's required version).
 pub const DEFAULT_CLI_VERSION: &str = "v1.9.5";
+
+/// How long `describe` waits for a file from object storage (velero's `downloadRequestTimeout`).
+pub(crate) const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The version a too-old CLI is told to upgrade to.
 pub const REQUIRED_CLI_VERSION: &str = "v1.9.5";
@@ -146,9 +151,9 @@ pub enum VeleroCliError {
         /// How long.
         waited: Duration,
     },
-    /// The object store could not be read (`backup logs`).
+    /// A file could not be downloaded through a DownloadRequest (`backup logs`, `backup download`).
     #[error("{0}")]
-    Storage(String),
+    Download(#[from] download::DownloadError),
     /// The `--kubeconfig` given on the command line cannot be used.
     #[error("--kubeconfig {path}: {message}")]
     Kubeconfig {
@@ -198,10 +203,12 @@ pub async fn run(args: &[String], env: &VeleroEnv, out: &mut (dyn Write + Send))
         Verb::Backup(BackupVerb::Get(a)) | Verb::Get(GetVerb::Backups(a)) => backup::get(&ctx, &a, out).await,
         Verb::Backup(BackupVerb::Describe(a)) => backup::describe(&ctx, &a, out).await,
         Verb::Backup(BackupVerb::Logs(a)) => backup::logs(&ctx, &a, out).await,
+        Verb::Backup(BackupVerb::Download(a)) => backup::download(&ctx, &a, out).await,
         Verb::Backup(BackupVerb::Delete(a)) => backup::delete(&ctx, &a, out).await,
         Verb::Restore(RestoreVerb::Create(a)) | Verb::Create(CreateVerb::Restore(a)) => restore::create(&ctx, &a, out).await,
         Verb::Restore(RestoreVerb::Get(a)) | Verb::Get(GetVerb::Restores(a)) => restore::get(&ctx, &a, out).await,
         Verb::Restore(RestoreVerb::Describe(a)) => restore::describe(&ctx, &a, out).await,
+        Verb::Restore(RestoreVerb::Logs(a)) => restore::logs(&ctx, &a, out).await,
         Verb::Schedule(ScheduleVerb::Create(a)) | Verb::Create(CreateVerb::Schedule(a)) => schedule::create(&ctx, &a, out).await,
         Verb::Schedule(ScheduleVerb::Get(a)) | Verb::Get(GetVerb::Schedules(a)) => {
             let with_paused = cli_version >= semver::Version::new(1, 10, 0);

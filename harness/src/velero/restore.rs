@@ -1,22 +1,23 @@
-//! `velero restore create|get|describe`.
+//! `velero restore create|get|describe|logs`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use drdrill_apis::velero::{
-    Backup, BackupPhase, BackupStorageLocation, Restore, RestorePhase, RestoreSpec, RestoreStatusSpec, SCHEDULE_NAME_LABEL,
+    Backup, BackupPhase, DownloadTargetKind, Restore, RestorePhase, RestoreSpec, RestoreStatusSpec, SCHEDULE_NAME_LABEL,
 };
-use drdrill_velero_sim::format::decode_json_gz;
-use drdrill_velero_sim::layout::RestoreFile;
-use drdrill_velero_sim::server::object_store_for;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use serde::Deserialize;
 
-use super::args::{DescribeArgs, GetArgs, RestoreCreateArgs, format_selector, parse_map, parse_selector, string_array};
+use super::args::{
+    DescribeArgs, DownloadFlags, GetArgs, LogsArgs, RestoreCreateArgs, format_selector, parse_map, parse_selector, string_array,
+    timeout_flag,
+};
 use super::backup::{BACKUPS, get_or_list};
+use super::download;
 use super::tables::{Describer, bool_pointer, go_time, restore_table};
-use super::{Ctx, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
+use super::{Ctx, DESCRIBE_TIMEOUT, VeleroCliError, api, api_error, print_encoded, report_submitted, validate_output};
 
 const RESTORES: &str = "restores.velero.io";
 
@@ -151,7 +152,7 @@ pub(crate) async fn describe(ctx: &Ctx, a: &DescribeArgs, out: &mut (dyn Write +
         if i > 0 {
             write!(out, "\n\n")?;
         }
-        let text = describe_restore(ctx, restore).await;
+        let text = describe_restore(ctx, restore, &a.download).await;
         write!(out, "{text}")?;
     }
     Ok(())
@@ -169,7 +170,7 @@ struct RestoreResult {
 }
 
 /// velero's `DescribeRestore` (without pod volume restores).
-async fn describe_restore(ctx: &Ctx, restore: &Restore) -> String {
+async fn describe_restore(ctx: &Ctx, restore: &Restore, flags: &DownloadFlags) -> String {
     let mut d = Describer::default();
     d.metadata(&restore.metadata);
     d.line("");
@@ -203,7 +204,7 @@ async fn describe_restore(ctx: &Ctx, restore: &Restore) -> String {
         }
     }
     if status.warnings > 0 || status.errors > 0 {
-        match results(ctx, restore).await {
+        match results(ctx, restore, flags).await {
             Err(e) => d.line(&format!(
                 "Warnings:\t<error getting warnings: {e}>\n\nErrors:\t<error getting errors: {e}>"
             )),
@@ -280,22 +281,40 @@ async fn describe_restore(ctx: &Ctx, restore: &Restore) -> String {
     d.finish()
 }
 
-/// The restore's results file from the location of the backup it restored.
-async fn results(ctx: &Ctx, restore: &Restore) -> Result<BTreeMap<String, RestoreResult>, String> {
-    let backup_name = restore.spec.backup_name.clone().unwrap_or_default();
-    let backup = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.namespace)
-        .get(&backup_name)
+/// The restore's results file, through a DownloadRequest.
+async fn results(ctx: &Ctx, restore: &Restore, flags: &DownloadFlags) -> Result<BTreeMap<String, RestoreResult>, String> {
+    let bytes = download::stream(
+        ctx,
+        &restore.name_any(),
+        DownloadTargetKind::RestoreResults,
+        DESCRIBE_TIMEOUT,
+        flags,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// `velero restore logs`: the restore's `restore-<name>-logs.gz`, through a DownloadRequest.
+pub(crate) async fn logs(ctx: &Ctx, a: &LogsArgs, out: &mut (dyn Write + Send)) -> Result<(), VeleroCliError> {
+    let timeout = timeout_flag(&a.timeout)?;
+    let restores: Api<Restore> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let restore = restores
+        .get_opt(&a.name)
         .await
-        .map_err(|e| format!("get Backup {}/{backup_name}: {e}", ctx.namespace))?;
-    let location_name = backup.spec.storage_location.clone().unwrap_or_else(|| "default".to_string());
-    let location = Api::<BackupStorageLocation>::namespaced(ctx.client.clone(), &ctx.namespace)
-        .get(&location_name)
-        .await
-        .map_err(|e| format!("get BackupStorageLocation {}/{location_name}: {e}", ctx.namespace))?;
-    let store = object_store_for(&ctx.client, &ctx.namespace, &location)
-        .await
-        .map_err(|e| e.to_string())?;
-    let key = store.layout().restore_key(&restore.name_any(), RestoreFile::Results);
-    let bytes = store.get(&key).await.map_err(|e| e.to_string())?;
-    decode_json_gz(&bytes, &key).map_err(|e| e.to_string())
+        .map_err(api(|| format!("Error checking for restore {:?}", a.name)))?
+        .ok_or_else(|| VeleroCliError::Invalid(format!("Restore {:?} does not exist.", a.name)))?;
+    let phase = restore.status.as_ref().and_then(|s| s.phase);
+    if !matches!(
+        phase,
+        Some(RestorePhase::Completed | RestorePhase::PartiallyFailed | RestorePhase::Failed)
+    ) {
+        return Err(VeleroCliError::Invalid(format!(
+            "Logs for restore {:?} are not available until it's finished processing. Please wait until the restore has a phase of Completed or Failed and try again.",
+            a.name
+        )));
+    }
+    let text = download::stream(ctx, &a.name, DownloadTargetKind::RestoreLog, timeout, &a.download).await?;
+    out.write_all(&text)?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod deletebackuprequest;
+pub mod downloadrequest;
 pub mod location;
 pub mod podvolume;
 pub mod restore;
@@ -22,6 +23,9 @@ pub use backup::{
 };
 pub use deletebackuprequest::{
     BACKUP_UID_LABEL, DeleteBackupRequest, DeleteBackupRequestPhase, DeleteBackupRequestSpec, DeleteBackupRequestStatus,
+};
+pub use downloadrequest::{
+    DownloadRequest, DownloadRequestPhase, DownloadRequestSpec, DownloadRequestStatus, DownloadTarget, DownloadTargetKind,
 };
 pub use location::{
     BackupStorageLocation, BackupStorageLocationAccessMode, BackupStorageLocationPhase, BackupStorageLocationSpec,
@@ -62,9 +66,8 @@ pub const RESTORE_NAME_LABEL: &str = "velero.io/restore-name";
 /// The CRDs of this module, as a cluster installing Velero gets them.
 ///
 /// Generated from our types; the status subresource that kube-derive adds with a status type
-/// is removed from Backup, Restore, VolumeSnapshotLocation, DeleteBackupRequest, PodVolumeBackup and
-/// PodVolumeRestore, which have
-/// none upstream.
+/// is removed from Backup, Restore, VolumeSnapshotLocation, DeleteBackupRequest, DownloadRequest,
+/// PodVolumeBackup and PodVolumeRestore, which have none upstream.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let without_status = |mut crd: CustomResourceDefinition| {
         for version in &mut crd.spec.versions {
@@ -79,6 +82,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         BackupStorageLocation::crd(),
         without_status(VolumeSnapshotLocation::crd()),
         without_status(DeleteBackupRequest::crd()),
+        without_status(DownloadRequest::crd()),
         without_status(PodVolumeBackup::crd()),
         without_status(PodVolumeRestore::crd()),
     ]
@@ -122,6 +126,7 @@ mod tests {
             ("backupstoragelocations.velero.io", "BackupStorageLocation", Some("bsl"), true),
             ("volumesnapshotlocations.velero.io", "VolumeSnapshotLocation", Some("vsl"), false),
             ("deletebackuprequests.velero.io", "DeleteBackupRequest", None, false),
+            ("downloadrequests.velero.io", "DownloadRequest", None, false),
             ("podvolumebackups.velero.io", "PodVolumeBackup", None, false),
             ("podvolumerestores.velero.io", "PodVolumeRestore", None, false),
         ];

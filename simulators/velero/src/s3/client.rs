@@ -286,6 +286,24 @@ impl ObjectStore {
         resp.into_bytes().await.map_err(|e| report("get", self.target(key), e))
     }
 
+    /// A pre-signed GET URL of `key` valid for `expiry` of wall-clock time (SigV4 query
+    /// signing, as Velero's object-store plugins hand out for a DownloadRequest). Signing needs
+    /// no request to the store; the object need not exist (fetching the URL then answers 404).
+    pub async fn presigned_get_url(&self, key: &str, expiry: std::time::Duration) -> Result<String, StoreError> {
+        let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX).max(1);
+        let request = self
+            .client
+            .get_presigned_object_url(&self.bucket, key, http::Method::GET)
+            .map_err(|e| self.invalid("presign", key, e))?;
+        let resp = request
+            .expiry_seconds(seconds)
+            .build()
+            .send()
+            .await
+            .map_err(|e| report("presign", self.target(key), e))?;
+        Ok(resp.url)
+    }
+
     /// Whether an object exists (a HEAD request; a missing bucket is an error, not `false`).
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         let request = self

@@ -15,6 +15,7 @@ use kube::Client;
 pub mod backup;
 pub mod bsl;
 pub mod deployment;
+pub mod download;
 pub mod gc;
 pub mod mgmt_cluster_plugin;
 pub mod podvolume;
@@ -24,10 +25,11 @@ pub mod storage;
 pub mod sync;
 pub mod velero;
 
+pub use download::{DOWNLOAD_URL_TTL, DownloadRequestController, download_key};
 pub use podvolume::{PodVolumeRestoreController, VolumeFiles, VolumeFilesError};
 pub use restore::RestoreController;
 pub use schedule::ScheduleController;
-pub use storage::{CREDENTIALS_KEY, CREDENTIALS_SECRET, StorageError, object_store_for};
+pub use storage::{CREDENTIALS_KEY, CREDENTIALS_SECRET, StorageError, object_store_for, signing_store_for};
 pub use velero::VeleroServer;
 
 /// What one pass changed, as `Kind/name` entries in the order they happened.

@@ -27,6 +27,27 @@ pub struct StorageError(pub String);
 /// (default `default`) of the file in `spec.credential`, or else of Velero's own
 /// `cloud-credentials` Secret, key `cloud`.
 pub async fn object_store_for(client: &Client, namespace: &str, location: &BackupStorageLocation) -> Result<ObjectStore, StorageError> {
+    store_at(client, namespace, location, None).await
+}
+
+/// The store whose pre-signed URLs a DownloadRequest hands out: as [`object_store_for`], but
+/// at `config.publicUrl` when the location sets one (the address clients outside the cluster
+/// reach the store at, as Velero's AWS plugin signs download URLs for it).
+pub async fn signing_store_for(client: &Client, namespace: &str, location: &BackupStorageLocation) -> Result<ObjectStore, StorageError> {
+    let public = location
+        .spec
+        .config
+        .get("publicUrl")
+        .map(|url| url.trim_end_matches('/').to_string());
+    store_at(client, namespace, location, public).await
+}
+
+async fn store_at(
+    client: &Client,
+    namespace: &str,
+    location: &BackupStorageLocation,
+    endpoint_override: Option<String>,
+) -> Result<ObjectStore, StorageError> {
     let name = location.name_any();
     let spec = &location.spec;
     if spec.provider != "aws" && spec.provider != "velero.io/aws" {
@@ -37,6 +58,7 @@ pub async fn object_store_for(client: &Client, namespace: &str, location: &Backu
     }
     let region = spec.config.get("region").map(String::as_str);
     let endpoint = match (spec.config.get("s3Url"), region) {
+        _ if endpoint_override.is_some() => endpoint_override.unwrap_or_default(),
         (Some(url), _) => url.trim_end_matches('/').to_string(),
         (None, Some(region)) => format!("https://s3.{region}.amazonaws.com"),
         (None, None) => {

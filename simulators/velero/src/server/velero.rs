@@ -4,6 +4,7 @@
 use crate::server::backup::BackupController;
 use crate::server::bsl::BackupStorageLocationController;
 use crate::server::deployment::VeleroPodRunner;
+use crate::server::download::DownloadRequestController;
 use crate::server::gc::{DeleteBackupRequestController, GcController};
 use crate::server::podvolume::PodVolumeRestoreController;
 use crate::server::restore::RestoreController;
@@ -22,6 +23,7 @@ pub struct VeleroServer {
     pod_volume_restores: PodVolumeRestoreController,
     gc: GcController,
     deletions: DeleteBackupRequestController,
+    downloads: DownloadRequestController,
 }
 
 impl VeleroServer {
@@ -36,12 +38,13 @@ impl VeleroServer {
             restores: RestoreController::new(ctx.clone()),
             pod_volume_restores: PodVolumeRestoreController::new(ctx.clone()),
             gc: GcController::new(ctx.clone()),
-            deletions: DeleteBackupRequestController::new(ctx),
+            deletions: DeleteBackupRequestController::new(ctx.clone()),
+            downloads: DownloadRequestController::new(ctx),
         }
     }
 
     /// One pass of every controller: the pod, location validation, backup sync, schedules,
-    /// backups, restores, pod volume restores, expiry, deletions.
+    /// backups, restores, pod volume restores, expiry, deletions, download requests.
     pub async fn pass(&self) -> Result<Report, VeleroError> {
         let mut report = self.pods.reconcile_all().await?;
         report.merge(self.locations.reconcile_all().await?);
@@ -52,6 +55,7 @@ impl VeleroServer {
         report.merge(self.pod_volume_restores.reconcile_all().await?);
         report.merge(self.gc.reconcile_all().await?);
         report.merge(self.deletions.reconcile_all().await?);
+        report.merge(self.downloads.reconcile_all().await?);
         Ok(report)
     }
 }
