@@ -688,12 +688,25 @@ async fn logs_and_files_come_through_download_requests_and_delete_files_a_reques
         err.to_string(),
         "download request download url timeout, check velero server logs for errors. backup storage location may not be available"
     );
+    // With the location Unavailable, the CLI adds what it can see of the cause.
+    let unavailable = json!({ "phase": "Unavailable", "message": "rpc error: NoSuchBucket: The specified bucket does not exist" });
+    set_status(&api::<BackupStorageLocation>(&world.client), "default", unavailable, true).await;
+    let err = world
+        .velero("velero backup logs my-backup --timeout 100ms")
+        .await
+        .expect_err("no server");
+    assert!(
+        err.to_string().ends_with(
+            "may not be available (backup storage location \"default\" is Unavailable: rpc error: NoSuchBucket: The specified bucket does not exist)"
+        ),
+        "{err}"
+    );
     let requests = api::<DownloadRequest>(&world.client)
         .list(&Default::default())
         .await
         .expect("list")
         .items;
-    assert_eq!(requests.len(), 1);
+    assert_eq!(requests.len(), 2);
     let request = &requests[0];
     assert!(
         request.metadata.name.as_deref().is_some_and(|n| n.len() == "my-backup-".len() + 36),
