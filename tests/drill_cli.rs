@@ -144,9 +144,21 @@ fn failures_exit_non_zero_naming_file_line_and_what_was_expected() {
         "site-vms.txt",
         "tanzu-cluster-list.txt",
         "drift-wc.txt",
+        "controller-log.txt",
     ] {
         assert!(bundle.join(file).is_file(), "{file} in {}", bundle.display());
     }
+    let log = std::fs::read_to_string(bundle.join("controller-log.txt")).expect("controller log");
+    assert!(
+        log.lines().any(|l| l.contains(" machineset: created Machine/wc-md-0-")),
+        "the controllers' actions, named: {}",
+        &log[..log.len().min(2000)]
+    );
+    assert!(
+        log.lines().any(|l| l.contains(" wc kubelet: registered Node ")),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
     assert!(
         bundle.join("workload-default-wc").join("core_v1_nodes.json").is_file(),
         "objects of every cluster"
@@ -182,13 +194,12 @@ fn failures_exit_non_zero_naming_file_line_and_what_was_expected() {
     );
 }
 
-#[test]
-fn up_serves_a_world_until_sigint_then_cleans_up() {
-    let Some(kubectl) = support::require_tool("kubectl") else {
-        return;
-    };
+/// `drdrill up ARGS…` started, read up to its Ctrl-C line: the child, the management cluster's
+/// KUBECONFIG and the working folder it printed.
+fn start_up(args: &[&str]) -> (std::process::Child, String, std::path::PathBuf) {
     let mut child = drdrill()
-        .args(["up", "--seed", "5"])
+        .arg("up")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -208,8 +219,28 @@ fn up_serves_a_world_until_sigint_then_cleans_up() {
             break;
         }
     }
-    let kubeconfig = kubeconfig.expect("up prints the management cluster's KUBECONFIG");
-    let folder = folder.expect("up prints its working folder");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (
+        child,
+        kubeconfig.expect("up prints the management cluster's KUBECONFIG"),
+        folder.expect("up prints its working folder"),
+    )
+}
+
+fn interrupt(child: &mut std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "up exits cleanly on SIGINT: {status:?}");
+}
+
+#[test]
+fn up_serves_a_world_until_sigint_then_cleans_up() {
+    let Some(kubectl) = support::require_tool("kubectl") else {
+        return;
+    };
+    let (mut child, kubeconfig, folder) = start_up(&["--seed", "5"]);
     let home = tempfile::tempdir().expect("home");
     let out = Command::new(kubectl)
         .args(["get", "clusters", "-A", "-o", "name"])
@@ -222,13 +253,24 @@ fn up_serves_a_world_until_sigint_then_cleans_up() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "cluster.cluster.x-k8s.io/tkg-vc-antrea"
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "up exits cleanly on SIGINT: {status:?}");
+    interrupt(&mut child);
     assert!(
         !folder.exists(),
         "the working folder {} is removed without --keep",
         folder.display()
     );
+}
+
+#[test]
+fn up_keep_leaves_the_folder_with_the_controller_log() {
+    let (mut child, kubeconfig, folder) = start_up(&["--seed", "5", "--keep"]);
+    interrupt(&mut child);
+    assert!(std::path::Path::new(&kubeconfig).is_file(), "kept: {kubeconfig}");
+    let log = std::fs::read_to_string(folder.join("controller-log.txt")).expect("controller log kept");
+    assert!(
+        log.contains(" machineset: created Machine/tkg-vc-antrea-md-0-"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+    std::fs::remove_dir_all(&folder).expect("clean up the kept folder");
 }

@@ -147,6 +147,8 @@ async fn an_injected_adoption_fault_is_caught_shrunk_and_replayed() {
         feature.contains("When the test-only fault \"machineset-skips-adoption\" is switched on"),
         "{feature}"
     );
+    let log = std::fs::read_to_string(saved.controller_log.as_ref().expect("the failing run's controller log is saved")).expect("log");
+    assert!(log.contains(" machineset: created Machine/"), "{}", &log[..log.len().min(2000)]);
     let (first, first_text) = reproduce::reproduce(&saved.yaml).await.expect("replay");
     let (second, second_text) = reproduce::reproduce(&saved.yaml).await.expect("replay again");
     let first = first.divergence.unwrap_or_else(|| panic!("the replay did not fail:\n{first_text}"));

@@ -18,6 +18,19 @@ async fn runbook_clusters_come_up_running_from_their_objects() {
     .expect("world");
     let list = world.cluster_list().await.expect("list");
     assert!(list.contains("tkg-vc-antrea  default    running  3/3           3/3"), "{list}");
+    // The controller log tells the story on the world's clock, starting at its epoch.
+    let log = world.log.text();
+    let first = log.lines().next().expect("a controller log");
+    assert!(first.starts_with("2022-12-07T17:10:42Z tkg-mgmt-vc "), "{first}");
+    for wanted in [
+        "tkg-mgmt-vc kubeadmcontrolplane: created Machine/tkg-vc-antrea-",
+        "tkg-mgmt-vc machineset: created Machine/tkg-vc-antrea-md-0-",
+        "tkg-mgmt-vc vspheremachine: created ",
+        "tkg-vc-antrea kubelet: registered Node tkg-vc-antrea-",
+        "tkg-vc-antrea scheduler: bound Pod ",
+    ] {
+        assert!(log.contains(wanted), "no {wanted:?} in\n{log}");
+    }
     for w in world.workload_clusters() {
         let nodes = Api::<Node>::all(w.client.clone()).list(&Default::default()).await.expect("nodes");
         let expected = (w.spec.control_plane + w.spec.workers) as usize;

@@ -3,6 +3,7 @@
 
 pub mod aks;
 pub mod bench;
+pub mod controller_log;
 pub mod diagnostics;
 pub mod drift;
 pub mod explore;

@@ -221,6 +221,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Reproduce { file } => {
             let (outcome, text) = drdrill::explore::reproduce::reproduce(&file).await?;
             print!("{text}");
+            if !outcome.record.controller_log.is_empty() {
+                let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let log = std::env::temp_dir().join(format!("drdrill-reproduce-{stem}.controller-log.txt"));
+                std::fs::write(&log, &outcome.record.controller_log).with_context(|| format!("writing {}", log.display()))?;
+                eprintln!("controller log of the failing run: {}", log.display());
+            }
             Ok(if outcome.divergence.is_none() {
                 ExitCode::SUCCESS
             } else {
@@ -445,7 +451,9 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
     }
     if keep {
         let dir = world.keep_work_dir();
-        println!("kept {}", dir.display());
+        let log = dir.join("controller-log.txt");
+        std::fs::write(&log, world.log.text()).with_context(|| format!("writing {}", log.display()))?;
+        println!("kept {} (what the controllers did: {})", dir.display(), log.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -485,13 +493,10 @@ async fn run_explore(cases: u32, seed: u64, max_ops: usize, out: &std::path::Pat
     };
     let name = format!("explore-seed-{seed}");
     let saved = reproduce::save(out, &name, &f.history, &outcome, &f.divergence.to_string())?;
-    println!(
-        "reproducer: {}
-feature:    {}
-replay with: drdrill reproduce {}",
-        saved.yaml.display(),
-        saved.feature.display(),
-        saved.yaml.display()
-    );
+    println!("reproducer: {}\nfeature:    {}", saved.yaml.display(), saved.feature.display());
+    if let Some(log) = &saved.controller_log {
+        println!("controllers: {}", log.display());
+    }
+    println!("replay with: drdrill reproduce {}", saved.yaml.display());
     Ok(ExitCode::FAILURE)
 }

@@ -40,6 +40,7 @@ use kube::{Client, Config, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::controller_log::ControllerLog;
 use crate::mgmt_config::{ConfigError, ManagementConfig};
 use crate::tanzu::{self, ClusterStatus, OPERATION_INFO_ANNOTATION, OPERATION_LAST_OBSERVED_ANNOTATION, PLAN_ANNOTATION, TKR_LABEL};
 
@@ -279,6 +280,8 @@ pub struct World {
     management_builds: u32,
     // Test-only fault: MachineSets of the next management cluster built skip adoption.
     fault_machineset_skips_adoption: bool,
+    /// What every controller did, on the world's clock (written into diagnostics bundles).
+    pub log: ControllerLog,
 }
 
 impl World {
@@ -321,6 +324,7 @@ impl World {
             rng: SeededRng::new(seed ^ 0x0057_0A1D),
             management_builds: 0,
             fault_machineset_skips_adoption: false,
+            log: ControllerLog::default(),
         };
         progress(&format!("management cluster {}", topology.management));
         world.rebuild_management_cluster().await?;
@@ -496,30 +500,56 @@ impl World {
         self.pass_then_advance(report, PASS_STEP).await
     }
 
-    /// [`World::pass`], then the clock moves `step`.
+    /// [`World::pass`], then the clock moves `step`. Every action lands in [`World::log`], and
+    /// so does a failed round.
     async fn pass_then_advance(&self, report: &mut SettleReport, step: Duration) -> Result<bool, WorldError> {
+        let result = self.round(report).await;
+        if let Err(e) = &result {
+            self.log
+                .message(self.clock.now(), "world", "round", &format!("failed (retried next round): {e}"));
+        }
+        let changed = result?;
+        report.passes += 1;
+        self.clock.advance(step);
+        Ok(changed)
+    }
+
+    async fn round(&self, report: &mut SettleReport) -> Result<bool, WorldError> {
         let mut changed = false;
+        let log = &self.log;
         if let Some(mgmt) = &self.mgmt {
+            let cluster = self.topology.management.as_str();
             let refreshed = mgmt.workloads.refresh().await?;
             changed |= !refreshed.is_empty();
-            let r = mgmt.controllers.pass().await?;
-            changed |= r.changed();
-            report.created.extend(r.created);
-            report.deleted.extend(r.deleted);
-            report.adopted.extend(r.adopted);
+            let now = self.clock.now();
+            for (controller, r) in mgmt.controllers.pass_each().await? {
+                changed |= r.changed();
+                log.actions(now, cluster, controller, "created", &r.created);
+                log.actions(now, cluster, controller, "deleted", &r.deleted);
+                log.actions(now, cluster, controller, "adopted", &r.adopted);
+                log.actions(now, cluster, controller, "updated", &r.updated);
+                report.created.extend(r.created);
+                report.deleted.extend(r.deleted);
+                report.adopted.extend(r.adopted);
+            }
             if let Some(velero) = self
                 .velero_server(&mgmt.client, &mgmt.velero, self.seed ^ u64::from(mgmt.generation))
                 .await?
             {
-                let r = velero.pass().await?;
-                changed |= r.changed();
-                report.created.extend(r.created);
-                report.deleted.extend(r.deleted);
+                for (controller, r) in velero.pass_each().await? {
+                    changed |= r.changed();
+                    log_velero(log, now, cluster, controller, &r);
+                    report.created.extend(r.created);
+                    report.deleted.extend(r.deleted);
+                }
             }
         }
         for w in self.workloads.values() {
+            let cluster = w.spec.name.as_str();
+            let now = self.clock.now();
             let agent = w.agent.sync().await.map_err(kube_err(format!("kubelets of {}", w.spec.name)))?;
             changed |= !agent.registered.is_empty();
+            log.actions(now, cluster, "kubelet", "registered Node", &agent.registered);
             report.registered.extend(agent.registered);
             let lifecycle = w
                 .lifecycle
@@ -527,30 +557,34 @@ impl World {
                 .await
                 .map_err(kube_err(format!("node lifecycle of {}", w.spec.name)))?;
             changed |= !lifecycle.is_empty();
+            log.actions(now, cluster, "node-lifecycle", "marked not ready (kubelet silent) Node", &lifecycle);
             let gone = w
                 .cloud
                 .sync()
                 .await
                 .map_err(kube_err(format!("cloud node lifecycle of {}", w.spec.name)))?;
             changed |= !gone.is_empty();
+            log.actions(now, cluster, "cloud-node-lifecycle", "deleted (VM gone) Node", &gone);
             let pods = w
                 .pods
                 .sync()
                 .await
                 .map_err(kube_err(format!("workload controllers of {}", w.spec.name)))?;
             changed |= pods.changed();
+            log_workloads(log, now, cluster, &pods);
             if let Some(velero) = self.velero_server(&w.client, &w.velero, self.seed ^ fnv(&w.spec.name)).await? {
-                let r = velero.pass().await.map_err(|source| WorldError::WorkloadVelero {
+                let each = velero.pass_each().await.map_err(|source| WorldError::WorkloadVelero {
                     cluster: w.spec.name.clone(),
                     source,
                 })?;
-                changed |= r.changed();
-                report.created.extend(r.created);
-                report.deleted.extend(r.deleted);
+                for (controller, r) in each {
+                    changed |= r.changed();
+                    log_velero(log, now, cluster, controller, &r);
+                    report.created.extend(r.created);
+                    report.deleted.extend(r.deleted);
+                }
             }
         }
-        report.passes += 1;
-        self.clock.advance(step);
         Ok(changed)
     }
 
@@ -826,6 +860,51 @@ impl World {
             .map_err(kube_err("tanzu cluster list"))?;
         Ok(tanzu::render_cluster_list(&rows))
     }
+}
+
+/// A Velero controller's actions; the location's revalidation every minute is left out (it
+/// would fill the log with one line a minute).
+fn log_velero(log: &ControllerLog, now: Timestamp, cluster: &str, controller: &str, r: &drdrill_velero_sim::server::Report) {
+    let controller = format!("velero/{controller}");
+    log.actions(now, cluster, &controller, "created", &r.created);
+    log.actions(now, cluster, &controller, "deleted", &r.deleted);
+    let updated: Vec<String> = r
+        .updated
+        .iter()
+        .filter(|u| !u.starts_with("BackupStorageLocation/"))
+        .cloned()
+        .collect();
+    log.actions(now, cluster, &controller, "updated", &updated);
+}
+
+/// What a workload cluster's Deployment, ReplicaSet, DaemonSet, scheduler, kubelet, eviction,
+/// pod GC and volume controllers did.
+fn log_workloads(log: &ControllerLog, now: Timestamp, cluster: &str, r: &drdrill_capi_sim::workloads::WorkloadReport) {
+    let entries: [(&str, &str, &[String]); 13] = [
+        ("deployment", "created ReplicaSet", &r.replica_sets_created),
+        ("deployment", "scaled ReplicaSet", &r.replica_sets_scaled),
+        ("deployment", "deleted old ReplicaSet", &r.replica_sets_deleted),
+        ("replicaset", "adopted", &r.adopted),
+        ("replicaset", "created Pod", &r.pods_created),
+        ("replicaset", "deleted Pod", &r.pods_deleted),
+        ("scheduler", "bound Pod", &r.pods_bound),
+        ("scheduler", "could not place Pod", &r.pods_unschedulable),
+        ("kubelet", "started Pod", &r.pods_started),
+        ("node-lifecycle", "marked not ready Pod", &r.pods_not_ready),
+        ("taint-eviction", "evicted Pod", &r.pods_evicted),
+        ("pod-gc", "collected Pod", &r.pods_collected),
+        ("persistentvolume", "", &r.volumes),
+    ];
+    for (controller, verb, objects) in entries {
+        if verb.is_empty() {
+            for entry in objects {
+                log.message(now, cluster, controller, entry);
+            }
+        } else {
+            log.actions(now, cluster, controller, verb, objects);
+        }
+    }
+    log.actions(now, cluster, "workload-controllers", "skipped invalid", &r.invalid);
 }
 
 /// What every TKG workload cluster runs besides Kubernetes itself: the CNI as a DaemonSet on

@@ -31,6 +31,8 @@ pub struct SavedReproducer {
     pub yaml: PathBuf,
     /// The equivalent Gherkin feature.
     pub feature: PathBuf,
+    /// What the controllers did in the failing run (when the run kept a log).
+    pub controller_log: Option<PathBuf>,
 }
 
 /// The feature expectations a run's predictions give: drift rows once settled, end counts.
@@ -51,7 +53,8 @@ pub fn expectations(outcome: &RunOutcome) -> Vec<FeatureExpectation> {
 }
 
 /// Saves `history` as `<dir>/<name>.yaml` and `<dir>/<name>.feature` (the feature asserts the
-/// predictions of `outcome`, the run that found the failure). `why` heads the YAML as a comment.
+/// predictions of `outcome`, the run that found the failure), and the failing run's controller
+/// log as `<dir>/<name>.controller-log.txt`. `why` heads the YAML as a comment.
 pub fn save(dir: &Path, name: &str, history: &History, outcome: &RunOutcome, why: &str) -> Result<SavedReproducer, ReproduceError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -64,7 +67,18 @@ pub fn save(dir: &Path, name: &str, history: &History, outcome: &RunOutcome, why
     let feature = dir.join(format!("{name}.feature"));
     let title = format!("explored history {name} (seed {})", history.seed);
     std::fs::write(&feature, history.to_feature(&title, &expectations(outcome))).map_err(io(&feature))?;
-    Ok(SavedReproducer { yaml, feature })
+    let controller_log = if outcome.record.controller_log.is_empty() {
+        None
+    } else {
+        let path = dir.join(format!("{name}.controller-log.txt"));
+        std::fs::write(&path, &outcome.record.controller_log).map_err(io(&path))?;
+        Some(path)
+    };
+    Ok(SavedReproducer {
+        yaml,
+        feature,
+        controller_log,
+    })
 }
 
 /// Reads a reproducer file.

@@ -53,6 +53,9 @@ pub struct RunRecord {
     pub timings: BTreeMap<&'static str, Duration>,
     /// Findings seen right after the restore, per family.
     pub families: BTreeMap<&'static str, usize>,
+    /// The world's controller log, kept when the run diverged (empty otherwise). Not part of
+    /// what replays compare: which round an action lands in depends on the machine's speed.
+    pub controller_log: String,
 }
 
 /// The result of one run: the record, and the divergence if the property failed.
@@ -123,6 +126,14 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
     let mut world = Box::pin(World::create(config, history.topology(), &mut |_| {}))
         .await
         .map_err(|e| diverge("creation", e.to_string()))?;
+    let result = Box::pin(run_on(&mut world, history, record, start)).await;
+    if result.is_err() {
+        record.controller_log = world.log.text();
+    }
+    result
+}
+
+async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, start: Instant) -> Result<(), Divergence> {
     for fault in &history.faults {
         match fault {
             Fault::MachinesetSkipsAdoption => world.set_fault_machineset_skips_adoption(true),
@@ -133,11 +144,11 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         .tempdir()
         .map_err(|e| diverge("creation", format!("the operator's home folder: {e}")))?;
     let mut operator = Operator::new(home.path());
-    operator.set_variables(&world);
+    operator.set_variables(world);
     std::fs::write(home.path().join("VELERO-CREDS"), world.s3.credentials_file_contents())
         .map_err(|e| diverge("creation", format!("write VELERO-CREDS: {e}")))?;
-    run_ok(&world, &operator, "creation", VELERO_INSTALL).await?;
-    let mut model = ReferenceModel::new(history, &observe(&world, history).await.map_err(|m| diverge("creation", m))?)
+    run_ok(world, &operator, "creation", VELERO_INSTALL).await?;
+    let mut model = ReferenceModel::new(history, &observe(world, history).await.map_err(|m| diverge("creation", m))?)
         .map_err(|e| diverge("creation", e.to_string()))?;
     record.timings.insert("create", start.elapsed());
 
@@ -148,8 +159,8 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         if *op == Op::Backup {
             backups += 1;
         }
-        Box::pin(apply_op(&world, &operator, op, backups, &phase)).await?;
-        let seen = observe(&world, history).await.map_err(|m| diverge(&phase, m))?;
+        Box::pin(apply_op(world, &operator, op, backups, &phase)).await?;
+        let seen = observe(world, history).await.map_err(|m| diverge(&phase, m))?;
         model.apply(op, &seen).map_err(|e| diverge(&phase, e.to_string()))?;
     }
     record.timings.insert("ops", start.elapsed());
@@ -163,9 +174,9 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         .rebuild_management_cluster()
         .await
         .map_err(|e| diverge("rebuild", e.to_string()))?;
-    operator.set_variables(&world);
-    run_ok(&world, &operator, "rebuild", VELERO_INSTALL).await?;
-    let listed = wait_for_backup(&world, &operator, &latest).await?;
+    operator.set_variables(world);
+    run_ok(world, &operator, "rebuild", VELERO_INSTALL).await?;
+    let listed = wait_for_backup(world, &operator, &latest).await?;
     let chosen = latest_completed_backup(&listed).map_err(|e| diverge("restore", e))?;
     if chosen != latest {
         return Err(diverge(
@@ -174,12 +185,12 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         ));
     }
     let restore = VELERO_RESTORE.replace("--from-backup my-backup", &format!("--from-backup {latest}"));
-    run_ok(&world, &operator, "restore", &restore).await?;
-    Box::pin(check_backup_restored(&world, &latest))
+    run_ok(world, &operator, "restore", &restore).await?;
+    Box::pin(check_backup_restored(world, &latest))
         .await
         .map_err(|m| diverge("restore", m))?;
     for p in &predictions {
-        let report = report_of(&world, &p.cluster).await.map_err(|m| diverge("restore", m))?;
+        let report = report_of(world, &p.cluster).await.map_err(|m| diverge("restore", m))?;
         for f in &report.findings {
             *record.families.entry(f.family.as_str()).or_default() += 1;
         }
@@ -188,14 +199,14 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
             .push(format!("== right after the restore (paused)\n{}", report.render()));
         compare(&p.at_restore, &report).map_err(|m| diverge("right after the restore", m))?;
     }
-    run_ok(&world, &operator, "unpause", UNPAUSE_ALL_NAMESPACES).await?;
+    run_ok(world, &operator, "unpause", UNPAUSE_ALL_NAMESPACES).await?;
     world
         .settle(SETTLE_PASSES)
         .await
         .map_err(|e| diverge("settle after unpause", e.to_string()))?;
     let mut reports = Vec::new();
     for p in &predictions {
-        let report = report_of(&world, &p.cluster).await.map_err(|m| diverge("after settle", m))?;
+        let report = report_of(world, &p.cluster).await.map_err(|m| diverge("after settle", m))?;
         record.reports.push(format!("== unpaused and settled\n{}", report.render()));
         compare(&p.after_settle, &report).map_err(|m| diverge("after settle", m))?;
         reports.push(report);
@@ -204,7 +215,7 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
 
     let start = Instant::now();
     for report in &reports {
-        Box::pin(crate::mitigate::execute(&world, &operator, NAMESPACE, report, false))
+        Box::pin(crate::mitigate::execute(world, &operator, NAMESPACE, report, false))
             .await
             .map_err(|e| {
                 diverge(
@@ -218,7 +229,7 @@ async fn run_valid(history: &History, record: &mut RunRecord) -> Result<(), Dive
         .await
         .map_err(|e| diverge("after mitigation", e.to_string()))?;
     for p in &predictions {
-        verify_end(&world, p, record).await.map_err(|m| diverge("after mitigation", m))?;
+        verify_end(world, p, record).await.map_err(|m| diverge("after mitigation", m))?;
     }
     record.timings.insert("verify", start.elapsed());
     Ok(())

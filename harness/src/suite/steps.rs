@@ -438,8 +438,8 @@ async fn counts(w: &mut DrillWorld, cluster: String, nodes: usize, machines: usi
 }
 
 /// Writes what a failed scenario's world looked like: the seed, every command and its output,
-/// `tanzu cluster list`, each cluster's drift report and evidence, the Site's VMs, and every
-/// object of the management and workload clusters.
+/// `tanzu cluster list`, each cluster's drift report and evidence, the Site's VMs, the
+/// controller log, and every object of the management and workload clusters.
 pub async fn write_bundle(w: &DrillWorld, artifacts: &Path, scenario: &str) {
     let name: String = scenario
         .chars()
@@ -455,6 +455,7 @@ pub async fn write_bundle(w: &DrillWorld, artifacts: &Path, scenario: &str) {
     }
     if let Some(world) = &w.world {
         let _ = bundle.add("site-vms.txt", &format!("{:#?}\n", world.site.list()));
+        let _ = bundle.add("controller-log.txt", &world.log.text());
         if let Ok(list) = world.cluster_list().await {
             let _ = bundle.add("tanzu-cluster-list.txt", &list);
         }

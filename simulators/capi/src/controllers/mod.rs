@@ -388,15 +388,26 @@ impl Controllers {
     /// One pass of every controller, top-down (Clusters first, then control planes and deployments, then
     /// infrastructure, health checks last so that owners act on their marks in the next pass).
     pub async fn pass(&self) -> Result<Report, ControllerError> {
-        let mut report = self.clusters.reconcile_all().await?;
-        report.merge(self.vsphere_clusters.reconcile_all().await?);
-        report.merge(self.kubeadm_control_planes.reconcile_all().await?);
-        report.merge(self.machine_deployments.reconcile_all().await?);
-        report.merge(self.machine_sets.reconcile_all().await?);
-        report.merge(self.machines.reconcile_all().await?);
-        report.merge(self.vsphere_machines.reconcile_all().await?);
-        report.merge(self.machine_health_checks.reconcile_all().await?);
+        let mut report = Report::default();
+        for (_, r) in self.pass_each().await? {
+            report.merge(r);
+        }
         Ok(report)
+    }
+
+    /// [`Controllers::pass`], with each controller's report under its upstream name
+    /// (`machineset`, `machinehealthcheck`, …), for a controller log.
+    pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, ControllerError> {
+        Ok(vec![
+            ("cluster", self.clusters.reconcile_all().await?),
+            ("vspherecluster", self.vsphere_clusters.reconcile_all().await?),
+            ("kubeadmcontrolplane", self.kubeadm_control_planes.reconcile_all().await?),
+            ("machinedeployment", self.machine_deployments.reconcile_all().await?),
+            ("machineset", self.machine_sets.reconcile_all().await?),
+            ("machine", self.machines.reconcile_all().await?),
+            ("vspheremachine", self.vsphere_machines.reconcile_all().await?),
+            ("machinehealthcheck", self.machine_health_checks.reconcile_all().await?),
+        ])
     }
 }
 

@@ -46,16 +46,27 @@ impl VeleroServer {
     /// One pass of every controller: the pod, location validation, backup sync, schedules,
     /// backups, restores, pod volume restores, expiry, deletions, download requests.
     pub async fn pass(&self) -> Result<Report, VeleroError> {
-        let mut report = self.pods.reconcile_all().await?;
-        report.merge(self.locations.reconcile_all().await?);
-        report.merge(self.sync.reconcile_all().await?);
-        report.merge(self.schedules.reconcile_all().await?);
-        report.merge(self.backups.reconcile_all().await?);
-        report.merge(self.restores.reconcile_all().await?);
-        report.merge(self.pod_volume_restores.reconcile_all().await?);
-        report.merge(self.gc.reconcile_all().await?);
-        report.merge(self.deletions.reconcile_all().await?);
-        report.merge(self.downloads.reconcile_all().await?);
+        let mut report = Report::default();
+        for (_, r) in self.pass_each().await? {
+            report.merge(r);
+        }
         Ok(report)
+    }
+
+    /// [`VeleroServer::pass`], with each controller's report under Velero's name for it
+    /// (`backup-storage-location`, `gc`, …), for a controller log.
+    pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, VeleroError> {
+        Ok(vec![
+            ("velero-pod", self.pods.reconcile_all().await?),
+            ("backup-storage-location", self.locations.reconcile_all().await?),
+            ("backup-sync", self.sync.reconcile_all().await?),
+            ("schedule", self.schedules.reconcile_all().await?),
+            ("backup", self.backups.reconcile_all().await?),
+            ("restore", self.restores.reconcile_all().await?),
+            ("pod-volume-restore", self.pod_volume_restores.reconcile_all().await?),
+            ("gc", self.gc.reconcile_all().await?),
+            ("backup-deletion", self.deletions.reconcile_all().await?),
+            ("download-request", self.downloads.reconcile_all().await?),
+        ])
     }
 }
