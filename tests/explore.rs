@@ -116,6 +116,7 @@ async fn an_injected_adoption_fault_is_caught_shrunk_and_replayed() {
         max_ops: 5,
         max_shrink_runs: 48,
         faults: vec![Fault::MachinesetSkipsAdoption],
+        ..ExploreOptions::default()
     };
     let summary = explore::explore(4, 7, &options, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let failure = summary

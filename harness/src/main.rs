@@ -133,6 +133,9 @@ enum Command {
         /// Where a shrunk failing history is saved.
         #[arg(long, default_value = "drdrill-artifacts/explore")]
         out: PathBuf,
+        /// Histories run at once (default: the machine's cores); the results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Test-only: MachineSets of the rebuilt management cluster skip adoption (proves the
         /// exploration catches a real bug).
         #[arg(long)]
@@ -216,8 +219,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             seed,
             max_ops,
             out,
+            jobs,
             fault_machineset_skips_adoption,
-        } => run_explore(cases, seed, max_ops, &out, fault_machineset_skips_adoption).await,
+        } => run_explore(cases, seed, max_ops, jobs, &out, fault_machineset_skips_adoption).await,
         Command::Reproduce { file } => {
             let (outcome, text) = drdrill::explore::reproduce::reproduce(&file).await?;
             print!("{text}");
@@ -458,16 +462,25 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_explore(cases: u32, seed: u64, max_ops: usize, out: &std::path::Path, fault: bool) -> anyhow::Result<ExitCode> {
+async fn run_explore(
+    cases: u32,
+    seed: u64,
+    max_ops: usize,
+    jobs: Option<usize>,
+    out: &std::path::Path,
+    fault: bool,
+) -> anyhow::Result<ExitCode> {
     use drdrill::explore::{ExploreOptions, RunOutcome, explore, reproduce};
+    let defaults = ExploreOptions::default();
     let options = ExploreOptions {
         max_ops,
+        jobs: jobs.unwrap_or(defaults.jobs),
         faults: if fault {
             vec![drdrill_scenarios::history::Fault::MachinesetSkipsAdoption]
         } else {
             Vec::new()
         },
-        ..ExploreOptions::default()
+        ..defaults
     };
     let bar = indicatif::ProgressBar::new(u64::from(cases));
     bar.set_style(

@@ -12,33 +12,33 @@ use crate::report::columns;
 /// What the explore benchmark runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExploreBenchInput {
-    /// Histories.
+    /// Histories per row.
     pub cases: u32,
     /// The exploration's seed.
     pub seed: u64,
     /// The target in histories per second.
     pub target_per_second: f64,
+    /// Histories run at once, one row each (the same histories every row).
+    pub jobs: Vec<usize>,
 }
 
 impl Default for ExploreBenchInput {
     fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         ExploreBenchInput {
             cases: 40,
             seed: 11,
             target_per_second: 10.0,
+            jobs: vec![1, cpus, 2 * cpus],
         }
     }
 }
 
-/// What the explore benchmark measured.
+/// One exploration of the benchmark.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExploreReport {
-    /// What ran.
-    pub input: ExploreBenchInput,
-    /// Whether this was an optimized build.
-    pub release_build: bool,
-    /// Logical CPUs of the machine.
-    pub cpus: usize,
+pub struct ExploreRow {
+    /// Histories run at once.
+    pub jobs: usize,
     /// Histories that matched the model.
     pub passed: u32,
     /// Histories run (shrink runs included).
@@ -53,26 +53,55 @@ pub struct ExploreReport {
     pub divergence: Option<String>,
 }
 
+/// What the explore benchmark measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExploreReport {
+    /// What ran.
+    pub input: ExploreBenchInput,
+    /// Whether this was an optimized build.
+    pub release_build: bool,
+    /// Logical CPUs of the machine.
+    pub cpus: usize,
+    /// One row per `jobs` value.
+    pub rows: Vec<ExploreRow>,
+}
+
 impl ExploreReport {
     /// The printed table.
     pub fn table(&self) -> String {
-        let per_run = |ms: f64| ms / f64::from(self.runs.max(1));
-        let phases: Vec<String> = self
-            .phases_ms
+        let rows: Vec<Vec<String>> = self
+            .rows
             .iter()
-            .map(|(name, ms)| format!("{name} {:.2}", per_run(*ms) / 1000.0))
+            .map(|row| {
+                let per_run = |ms: f64| ms / f64::from(row.runs.max(1));
+                let phases: Vec<String> = row
+                    .phases_ms
+                    .iter()
+                    .map(|(name, ms)| format!("{name} {:.2}", per_run(*ms) / 1000.0))
+                    .collect();
+                vec![
+                    row.jobs.to_string(),
+                    self.input.cases.to_string(),
+                    row.runs.to_string(),
+                    format!("{:.1}", row.elapsed_ms / 1000.0),
+                    format!("{:.2}", row.per_second),
+                    format!(">= {:.0}", self.input.target_per_second),
+                    phases.join(", "),
+                    if row.divergence.is_none() { "MATCHED" } else { "DIVERGED" }.to_string(),
+                ]
+            })
             .collect();
-        let rows = vec![vec![
-            self.input.cases.to_string(),
-            self.runs.to_string(),
-            format!("{:.1}", self.elapsed_ms / 1000.0),
-            format!("{:.2}", self.per_second),
-            format!(">= {:.0}", self.input.target_per_second),
-            phases.join(", "),
-            if self.divergence.is_none() { "MATCHED" } else { "DIVERGED" }.to_string(),
-        ]];
         columns(
-            &["HISTORIES", "RUNS", "WALL S", "PER S", "TARGET", "S PER HISTORY BY PHASE", "MODEL"],
+            &[
+                "JOBS",
+                "HISTORIES",
+                "RUNS",
+                "WALL S",
+                "PER S",
+                "TARGET",
+                "S PER HISTORY BY PHASE",
+                "MODEL",
+            ],
             &rows,
         )
     }
@@ -80,7 +109,7 @@ impl ExploreReport {
     /// The body of the `explore` block of BENCHMARKS.md.
     pub fn markdown(&self) -> String {
         format!(
-            "```\n{}```\nBuild: {}. {} CPUs; seed {}, at most 8 operations per history, one history at a time. Raw data: `benchmarks/explore.json`.",
+            "```\n{}```\nBuild: {}. {} CPUs; seed {}, at most 8 operations per history; JOBS histories at a time (each its own world, thread and runtime; the same histories in every row). Raw data: `benchmarks/explore.json`.",
             self.table(),
             build_name(self.release_build),
             self.cpus,
@@ -89,25 +118,78 @@ impl ExploreReport {
     }
 }
 
-/// Explores `input.cases` histories and measures them.
+/// Explores `input.cases` histories once per `jobs` value and measures each.
 pub async fn run(input: &ExploreBenchInput, progress: &mut dyn FnMut(&str)) -> Result<ExploreReport, BenchError> {
-    progress(&format!("{} random drift histories (seed {})", input.cases, input.seed));
-    let summary = explore(input.cases, input.seed, &ExploreOptions::default(), |_| {})
-        .await
-        .map_err(|e| BenchError::Explore(e.to_string()))?;
+    let mut rows = Vec::new();
+    for &jobs in &input.jobs {
+        progress(&format!(
+            "{} random drift histories (seed {}), {jobs} at a time",
+            input.cases, input.seed
+        ));
+        let options = ExploreOptions {
+            jobs,
+            ..ExploreOptions::default()
+        };
+        let summary = explore(input.cases, input.seed, &options, |_| {})
+            .await
+            .map_err(|e| BenchError::Explore(e.to_string()))?;
+        rows.push(ExploreRow {
+            jobs,
+            passed: summary.passed,
+            runs: summary.runs,
+            elapsed_ms: summary.elapsed.as_secs_f64() * 1000.0,
+            per_second: summary.histories_per_second(),
+            phases_ms: summary
+                .phases
+                .iter()
+                .map(|(name, d)| (name.to_string(), d.as_secs_f64() * 1000.0))
+                .collect(),
+            divergence: summary.failure.as_ref().map(|f| f.divergence.to_string()),
+        });
+    }
     Ok(ExploreReport {
         input: input.clone(),
         release_build: super::release_build(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        passed: summary.passed,
-        runs: summary.runs,
-        elapsed_ms: summary.elapsed.as_secs_f64() * 1000.0,
-        per_second: summary.histories_per_second(),
-        phases_ms: summary
-            .phases
-            .iter()
-            .map(|(name, d)| (name.to_string(), d.as_secs_f64() * 1000.0))
-            .collect(),
-        divergence: summary.failure.as_ref().map(|f| f.divergence.to_string()),
+        rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_a_row_per_jobs_value() {
+        let row = |jobs: usize, elapsed_ms: f64, divergence: Option<&str>| ExploreRow {
+            jobs,
+            passed: 40,
+            runs: 40,
+            elapsed_ms,
+            per_second: 40_000.0 / elapsed_ms,
+            phases_ms: vec![
+                ("create".to_string(), 12_000.0),
+                ("ops".to_string(), 36_000.0),
+                ("recover".to_string(), 23_200.0),
+                ("verify".to_string(), 7_600.0),
+            ],
+            divergence: divergence.map(str::to_string),
+        };
+        let report = ExploreReport {
+            input: ExploreBenchInput {
+                cases: 40,
+                seed: 11,
+                target_per_second: 10.0,
+                jobs: vec![1, 2, 4],
+            },
+            release_build: true,
+            cpus: 2,
+            rows: vec![
+                row(1, 78_400.0, None),
+                row(2, 45_100.0, None),
+                row(4, 40_250.0, Some("after settle: x")),
+            ],
+        };
+        crate::report::assert_golden("bench_explore_table.txt", &report.table());
+    }
 }

@@ -6,12 +6,13 @@
 pub mod reproduce;
 pub mod runner;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use drdrill_scenarios::history::{Fault, History, HistoryMachine, Op};
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use drdrill_scenarios::history::{ExploreState, Fault, History, HistoryMachine, Op};
+use futures::StreamExt;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use proptest_state_machine::ReferenceStateMachine;
 
 pub use runner::{Divergence, RunOutcome, RunRecord, run_history, run_in_place};
@@ -28,6 +29,8 @@ pub struct ExploreOptions {
     pub max_shrink_runs: u32,
     /// Test-only faults every history is run with.
     pub faults: Vec<Fault>,
+    /// Histories run at once (each on a world, thread and runtime of its own).
+    pub jobs: usize,
 }
 
 impl Default for ExploreOptions {
@@ -36,6 +39,7 @@ impl Default for ExploreOptions {
             max_ops: 8,
             max_shrink_runs: 200,
             faults: Vec::new(),
+            jobs: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }
@@ -79,7 +83,7 @@ pub struct ExploreSummary {
     pub ops: BTreeMap<&'static str, u32>,
     /// Drift findings seen right after the restore, by family.
     pub families: BTreeMap<&'static str, usize>,
-    /// Wall time per phase, summed over runs.
+    /// Wall time per phase, summed over runs (runs overlap when several run at once).
     pub phases: BTreeMap<&'static str, Duration>,
     /// The shrunk failure, if any.
     pub failure: Option<ExploreFailure>,
@@ -189,97 +193,115 @@ struct Tally {
     ops: BTreeMap<&'static str, u32>,
     families: BTreeMap<&'static str, usize>,
     phases: BTreeMap<&'static str, Duration>,
-    failures: HashMap<String, (Divergence, RunRecord)>,
 }
 
+impl Tally {
+    fn count(&mut self, history: &History, outcome: &RunOutcome) {
+        self.runs += 1;
+        for op in history.effective_ops() {
+            *self.ops.entry(op_kind(&op)).or_default() += 1;
+        }
+        for (family, n) in &outcome.record.families {
+            *self.families.entry(family).or_default() += n;
+        }
+        for (phase, d) in &outcome.record.timings {
+            *self.phases.entry(phase).or_default() += *d;
+        }
+    }
+
+    fn progress(&self, cases: u32) -> ExploreProgress {
+        ExploreProgress {
+            passed: self.passed,
+            cases,
+            shrinking: self.shrinking,
+            runs: self.runs,
+        }
+    }
+}
+
+/// Generates every case up front from the seeded runner (the same seed gives the same
+/// histories, in the order proptest's own runner would generate them), runs them `jobs` at a
+/// time with results taken in case order — so the first failing case is the same whatever the
+/// machine's speed — and shrinks a failure one run at a time as proptest does: simplify while
+/// the history still fails, complicate when a simplification passed.
 fn explore_blocking(
     rt: &tokio::runtime::Runtime,
     cases: u32,
     seed: u64,
     options: &ExploreOptions,
-    progress: impl FnMut(&ExploreProgress),
+    mut progress: impl FnMut(&ExploreProgress),
 ) -> Result<ExploreSummary, ExploreError> {
-    let progress = std::cell::RefCell::new(progress);
     let start = Instant::now();
     let config = Config {
         cases,
         failure_persistence: None,
-        max_shrink_iters: options.max_shrink_runs,
-        max_global_rejects: 10_000,
         ..Config::default()
     };
     let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
     let strategy = HistoryMachine::sequential_strategy(1..=options.max_ops.max(1));
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let faults = options.faults.clone();
-    fn lock(t: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
-        t.lock().unwrap_or_else(|p| p.into_inner())
+    let mut trees = Vec::with_capacity(cases as usize);
+    for _ in 0..cases {
+        trees.push(
+            strategy
+                .new_tree(&mut runner)
+                .map_err(|why| ExploreError::Aborted(why.to_string()))?,
+        );
     }
-    let result = runner.run(&strategy, |(state, ops, _seen)| {
-        let history = History {
+    let history_of = |tree: &dyn ValueTree<Value = (ExploreState, Vec<Op>, _)>| -> History {
+        let (state, ops, _seen) = tree.current();
+        History {
             ops,
-            faults: faults.clone(),
+            faults: options.faults.clone(),
             ..state.history()
-        };
-        let outcome = rt.block_on(runner::run_in_place(&history));
-        let mut t = lock(&tally);
-        t.runs += 1;
-        for op in history.effective_ops() {
-            *t.ops.entry(op_kind(&op)).or_default() += 1;
         }
-        for (family, n) in &outcome.record.families {
-            *t.families.entry(family).or_default() += n;
-        }
-        for (phase, d) in &outcome.record.timings {
-            *t.phases.entry(phase).or_default() += *d;
-        }
-        let verdict = match outcome.divergence {
-            None => {
-                if !t.shrinking {
-                    t.passed += 1;
-                }
-                Ok(())
+    };
+    let histories: Vec<History> = trees.iter().map(|t| history_of(t)).collect();
+    let jobs = options.jobs.max(1);
+    let mut t = Tally::default();
+    let first_failure = rt.block_on(async {
+        let mut outcomes = futures::stream::iter(histories.iter().map(run_history)).buffered(jobs);
+        let mut index = 0;
+        while let Some(outcome) = outcomes.next().await {
+            t.count(&histories[index], &outcome);
+            if outcome.divergence.is_some() {
+                return Some((index, outcome));
             }
-            Some(d) => {
-                t.shrinking = true;
-                let message = d.to_string();
-                t.failures.insert(history.to_yaml(), (d, outcome.record));
-                Err(TestCaseError::fail(message))
-            }
-        };
-        (progress.borrow_mut())(&ExploreProgress {
-            passed: t.passed,
-            cases,
-            shrinking: t.shrinking,
-            runs: t.runs,
-        });
-        verdict
+            t.passed += 1;
+            progress(&t.progress(cases));
+            index += 1;
+        }
+        None
     });
-    let mut t = lock(&tally);
-    let failure = match result {
-        Ok(()) => None,
-        Err(TestError::Abort(why)) => return Err(ExploreError::Aborted(why.to_string())),
-        Err(TestError::Fail(reason, (state, ops, _))) => {
-            let history = History {
-                ops,
-                faults: faults.clone(),
-                ..state.history()
-            };
-            // A history that panicked (a bug in the harness itself) has no recorded outcome: the
-            // panic's message is the divergence.
-            let (divergence, record) = t.failures.remove(&history.to_yaml()).unwrap_or_else(|| {
-                (
-                    Divergence {
-                        phase: "panic".into(),
-                        message: reason.to_string(),
-                    },
-                    RunRecord::default(),
-                )
-            });
-            Some(ExploreFailure {
+    let failure = match first_failure {
+        None => None,
+        Some((index, outcome)) => {
+            t.shrinking = true;
+            progress(&t.progress(cases));
+            let mut tree = trees.swap_remove(index);
+            let mut best = (histories[index].clone(), outcome);
+            let mut shrink_runs = 0;
+            if tree.simplify() {
+                while shrink_runs < options.max_shrink_runs {
+                    shrink_runs += 1;
+                    let history = history_of(&tree);
+                    let outcome = rt.block_on(run_history(&history));
+                    t.count(&history, &outcome);
+                    progress(&t.progress(cases));
+                    if outcome.divergence.is_some() {
+                        best = (history, outcome);
+                        if !tree.simplify() {
+                            break;
+                        }
+                    } else if !tree.complicate() {
+                        break;
+                    }
+                }
+            }
+            let (history, outcome) = best;
+            outcome.divergence.map(|divergence| ExploreFailure {
                 history,
                 divergence,
-                record,
+                record: outcome.record,
             })
         }
     };
@@ -288,9 +310,9 @@ fn explore_blocking(
         cases,
         passed: t.passed,
         runs: t.runs,
-        ops: std::mem::take(&mut t.ops),
-        families: std::mem::take(&mut t.families),
-        phases: std::mem::take(&mut t.phases),
+        ops: t.ops,
+        families: t.families,
+        phases: t.phases,
         failure,
         elapsed: start.elapsed(),
     })
