@@ -345,3 +345,151 @@ async fn bad_input_is_refused_with_clear_errors_and_changes_nothing() {
     }
     assert_golden("aks_errors_saved_json.txt", &saved);
 }
+
+const SITE: &str = r#"
+$vnet = New-AksHciNetworkSetting -name site-vnet -vswitchName ConvergedSwitch -vipPoolStart 172.16.255.0 -vipPoolEnd 172.16.255.254
+Set-AksHciConfig -imageDir C:\ClusterStorage\Volume1\Images -workingDir C:\ClusterStorage\Volume1\WorkDir -cloudConfigLocation C:\ClusterStorage\Volume1\Config -vnet $vnet
+Install-AksHci
+New-AksHciCluster -name wc -controlPlaneNodeCount 1 -nodePoolName linuxpool -nodeCount 2 -nodeVmSize Standard_A2_V2
+"#;
+
+/// The application of the backup tests: a StorageClass for the CSI disk driver, a namespace, a
+/// claim and a Deployment with requests that mounts it (restic backs it up by annotation).
+async fn deploy_application(client: &Client) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let pp = PostParams::default();
+    let class: StorageClass =
+        serde_json::from_value(json!({"metadata": {"name": "aks-hci-disk"}, "provisioner": "disk.csi.akshci.com"})).expect("class");
+    Api::<StorageClass>::all(client.clone())
+        .create(&pp, &class)
+        .await
+        .expect("create StorageClass");
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "shop"}})).expect("namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&pp, &ns)
+        .await
+        .expect("create Namespace");
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "data", "namespace": "shop"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "aks-hci-disk", "resources": {"requests": {"storage": "1Gi"}}}}))
+    .expect("claim");
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), "shop")
+        .create(&pp, &claim)
+        .await
+        .expect("create PersistentVolumeClaim");
+    let deployment: Deployment = serde_json::from_value(json!({"metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+            "template": {"metadata": {"labels": {"app": "db"}, "annotations": {"backup.velero.io/backup-volumes": "data"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:14", "resources": {"requests": {"cpu": "750m", "memory": "3Gi"}},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}}}))
+    .expect("deployment");
+    Api::<Deployment>::namespaced(client.clone(), "shop")
+        .create(&pp, &deployment)
+        .await
+        .expect("create Deployment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_backup_in_the_bucket_matches_the_runbooks_two_lists() {
+    use drdrill::aks::contents::{check_contents, find_excluded, render_contents, render_excluded};
+    use drdrill::aks::drill::AksDrill;
+    let mut drill = AksDrill::new(2, 31).expect("drill");
+    run_script(SITE, &drill.env).await.expect("setup");
+    drill.create_bucket("wc-backups").await.expect("bucket");
+    drill.round().await.expect("round");
+    let client = drill.cluster_client("wc").expect("workload cluster wc is driven by the site");
+    deploy_application(&client).await;
+    drill.settle(2000).await.expect("settle");
+    drill
+        .write_into_claim(
+            "wc",
+            "shop",
+            "data",
+            &[("pg/PG_VERSION".into(), b"14\n".to_vec()), ("pg/base".into(), vec![7; 4096])],
+        )
+        .await
+        .expect("write");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(
+        home.path().join("creds"),
+        "[default]\naws_access_key_id=minio\naws_secret_access_key=minio123\n",
+    )
+    .expect("creds");
+    for line in [
+        "velero install --provider aws --plugins velero/velero-plugin-for-aws:v1.5.3 --bucket wc-backups --backup-location-config region=$REGION --secret-file ./creds --use-restic --wait",
+        "velero backup create b1 --include-namespaces shop --wait",
+    ] {
+        let out = drill.velero("wc", line, home.path()).await.expect("velero");
+        assert!(out.success, "{line}:\n{}{}", out.stdout, out.stderr);
+    }
+    let logs = drill.velero("wc", "velero backup logs b1", home.path()).await.expect("logs");
+    assert!(logs.success, "{}", logs.stderr);
+    let files = drill.backup_files("wc-backups", "b1").await.expect("files");
+    let check = check_contents("b1", &files, &logs.stdout);
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_golden("aks_backup_contents.txt", &render_contents(&check));
+
+    let excluded = drill.excluded_from_backups("wc").await.expect("excluded");
+    let items = drill.backup_items("wc-backups", "b1").await.expect("items");
+    let found = find_excluded(&items, &excluded);
+    assert!(found.iter().all(|(_, hits)| hits.is_empty()), "{found:?}");
+    assert_golden("aks_backup_excluded.txt", &render_excluded(&excluded, &found));
+
+    // The same check sees it when a setting does end up in the backup: a ConfigMap holding the
+    // VIP pool start, backed up with the namespace.
+    let leak: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "network", "namespace": "shop"}, "data": {"vip": "172.16.255.0"}}))
+            .expect("configmap");
+    Api::<ConfigMap>::namespaced(client.clone(), "shop")
+        .create(&PostParams::default(), &leak)
+        .await
+        .expect("create ConfigMap");
+    let out = drill
+        .velero("wc", "velero backup create b2 --include-namespaces shop --wait", home.path())
+        .await
+        .expect("velero");
+    assert!(out.success, "{}", out.stderr);
+    let found = find_excluded(&drill.backup_items("wc-backups", "b2").await.expect("items"), &excluded);
+    assert_eq!(found[3].0, "network settings");
+    assert_eq!(found[3].1, ["configmaps shop/network: 172.16.255.0"]);
+}
+
+#[tokio::test]
+async fn site_commands_name_what_is_wrong() {
+    use drdrill::aks::drill::AksDrill;
+    let mut drill = AksDrill::new(1, 3).expect("drill");
+    let home = tempfile::tempdir().expect("home");
+    let mut out = String::new();
+    let no_cluster = drill
+        .velero("wc", "velero backup get", home.path())
+        .await
+        .expect_err("no cluster yet");
+    out.push_str(&format!("velero on a cluster that does not exist: {no_cluster}\n"));
+    run_script(SITE, &drill.env).await.expect("setup");
+    let other = drill
+        .kubectl("wc2", &["get".into(), "pods".into()], home.path())
+        .await
+        .expect_err("unknown cluster");
+    out.push_str(&format!("kubectl on an unknown cluster: {other}\n"));
+    let unwritten = drill.compare_claim("wc", "shop", "data").await.expect_err("nothing written");
+    out.push_str(&format!("a claim nothing was written into: {unwritten}\n"));
+    let unbound = drill.write_into_claim("wc", "shop", "data", &[]).await.expect_err("no claim");
+    out.push_str(&format!("writing into a claim that does not exist: {unbound}\n"));
+    drill.create_bucket("wc-backups").await.expect("bucket");
+    let missing = drill.backup_files("wc-backups", "nope").await.expect_err("no backup");
+    out.push_str(&format!("a backup that is not in the bucket: {missing}\n"));
+    let short = drill.create_bucket("wc").await.expect_err("bucket name too short");
+    out.push_str(&format!("a bucket name S3 refuses: {short}\n"));
+    let no_standby = drill.lose_site().expect_err("no standby");
+    out.push_str(&format!("losing the site without a cold standby: {no_standby}\n"));
+    let bad_flag = drill
+        .velero("wc", "velero backup create b --ttl forever", home.path())
+        .await
+        .expect("ran");
+    assert!(!bad_flag.success);
+    out.push_str(&format!("a bad velero flag: {}", bad_flag.stderr));
+    assert_golden("aks_site_errors.txt", &out);
+    assert_eq!(drill.env.platform.hosts().name(), "hci01", "a failed command changes no site");
+}

@@ -239,8 +239,9 @@ impl SettleReport {
     }
 }
 
-/// The node agent's access to volume data: files of the Datastore's volumes.
-struct DatastoreFiles(Datastore);
+/// The node agent's access to volume data: files of the Datastore's volumes (what a Velero
+/// server's node agent reads and writes, on any platform whose volumes live in a [`Datastore`]).
+pub struct DatastoreFiles(pub Datastore);
 
 impl VolumeFiles for DatastoreFiles {
     fn read(&self, handle: &str) -> Result<BTreeMap<String, Vec<u8>>, VolumeFilesError> {

@@ -1,16 +1,20 @@
 //! A Runbook A drill as one value the Gherkin steps drive: a simulated AKS-HCI host cluster on a
 //! virtual clock, a PowerShell session against it, the operator's saved configuration backup,
-//! and the checks A2 needs (same VM counts and sizes, configuration differences).
+//! and the checks A2 needs (same VM counts and sizes, configuration differences). Each round
+//! also runs the site's workload controllers and Velero servers ([`super::workloads`]); the
+//! velero CLI, kubectl, the off-site bucket and A1's cold standby are in [`super::site`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use drdrill_akshci_sim::{AksHciConfigSpec, AksHciPlatform, HostCluster, HostError, PlatformError, SyncReport, VmRole, admin_context};
-use drdrill_kube_sim::clock::VirtualClock;
+use drdrill_akshci_sim::{AksHciConfigSpec, AksHciPlatform, HostCluster, HostError, PlatformError, VmRole, admin_context};
+use drdrill_kube_sim::clock::{Clock, VirtualClock};
+use drdrill_velero_sim::s3::S3Server;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use super::workloads::{SiteWorkloads, WorkloadsError};
 use super::{AksCliError, AksEnv, Difference, RecreateError, SavedCluster, ScriptError};
 
 /// The drill's start time on its virtual clock.
@@ -49,6 +53,9 @@ pub enum AksDrillError {
         #[source]
         source: std::io::Error,
     },
+    /// A round of the site's workload machinery failed (for a waiting command: 50 in a row).
+    #[error(transparent)]
+    Workloads(#[from] WorkloadsError),
     /// A workload cluster client could not be built.
     #[error("client for workload cluster {cluster}: {message}")]
     Client {
@@ -73,6 +80,14 @@ pub struct AksDrill {
     pub clock: VirtualClock,
     /// Workload cluster clients the operator took while the management cluster answered.
     pub workload_clients: BTreeMap<String, Client>,
+    /// Workload controllers, the site's datastore and each workload cluster's Velero.
+    pub workloads: SiteWorkloads,
+    /// What the application wrote into volumes, by (cluster, namespace, claim): the operator's
+    /// record, which outlives the site.
+    pub written: BTreeMap<(String, String, String), super::site::WrittenVolume>,
+    pub(super) s3: Option<Arc<S3Server>>,
+    pub(super) standby: Option<Box<AksDrill>>,
+    pub(super) seed: u64,
     _home: tempfile::TempDir,
     saved_config: Option<String>,
     saved_clusters: Option<String>,
@@ -94,17 +109,22 @@ impl std::fmt::Debug for AksDrill {
 impl AksDrill {
     /// A host cluster of `hosts` hosts (`hci-node-1`…), nothing installed.
     pub fn new(hosts: usize, seed: u64) -> Result<Self, AksDrillError> {
-        if !(1..=16).contains(&hosts) {
-            return Err(AksDrillError::Order(format!("a host cluster has 1 to 16 hosts, not {hosts}")));
-        }
         let start = DRILL_START
             .parse()
             .map_err(|e| AksDrillError::Order(format!("drill start time {DRILL_START}: {e}")))?;
-        let clock = VirtualClock::starting_at(start);
+        AksDrill::on_clock("hci01", hosts, seed, VirtualClock::starting_at(start))
+    }
+
+    /// A host cluster `name` of `hosts` hosts on an existing clock (a second site of the same
+    /// drill lives on the same timeline).
+    pub(super) fn on_clock(name: &str, hosts: usize, seed: u64, clock: VirtualClock) -> Result<Self, AksDrillError> {
+        if !(1..=16).contains(&hosts) {
+            return Err(AksDrillError::Order(format!("a host cluster has 1 to 16 hosts, not {hosts}")));
+        }
         let names: Vec<String> = (1..=hosts).map(|i| format!("hci-node-{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let platform = AksHciPlatform::new(
-            HostCluster::new("hci01", &refs, Arc::new(clock.clone())),
+            HostCluster::new(name, &refs, Arc::new(clock.clone())),
             Arc::new(clock.clone()),
             seed,
         );
@@ -114,8 +134,13 @@ impl AksDrill {
         })?;
         Ok(AksDrill {
             env: AksEnv::new(platform, home.path().to_path_buf()),
+            workloads: SiteWorkloads::new(clock.clone(), seed),
             clock,
             workload_clients: BTreeMap::new(),
+            written: BTreeMap::new(),
+            s3: None,
+            standby: None,
+            seed,
             _home: home,
             saved_config: None,
             saved_clusters: None,
@@ -153,14 +178,26 @@ impl AksDrill {
             .management_vm()
             .ok_or_else(|| AksDrillError::Order("AKS-HCI is not installed: there is no management VM".into()))?;
         self.env.platform.hosts().fail_host(&vm.host)?;
-        self.env.platform.sync().await?;
+        self.round().await?;
         Ok(vm.host)
     }
 
-    /// Time passes on the virtual clock, then the platform runs a pass.
-    pub async fn advance(&self, by: Duration) -> Result<SyncReport, AksDrillError> {
+    /// Time passes on the virtual clock, then one round runs (the platform, the workload
+    /// controllers and every workload cluster's Velero); returns whether it changed anything.
+    pub async fn advance(&self, by: Duration) -> Result<bool, AksDrillError> {
         self.clock.advance(by);
-        Ok(self.env.platform.sync().await?)
+        Ok(self.round().await?.changed)
+    }
+
+    /// One round of the site: a pass of the platform, then of every serving workload cluster's
+    /// controllers and Velero server.
+    pub async fn round(&self) -> Result<super::workloads::RoundReport, AksDrillError> {
+        Ok(self.workloads.round(&self.env.platform).await?)
+    }
+
+    /// The clock's "now".
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
     }
 
     /// The operator's backup before the disaster: `Get-AksHciConfig | ConvertTo-Json` (when

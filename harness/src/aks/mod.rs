@@ -24,10 +24,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 
+pub mod contents;
 pub mod drill;
 pub mod parse;
 pub mod psobject;
 pub mod recreate;
+pub mod site;
+pub mod workloads;
 
 use parse::{Bound, Kind, Param, bind, parse_line};
 use psobject::{PsValue, format_list, object, to_json, truncation_warning};

@@ -1,6 +1,9 @@
 //! Runbook A steps (AKS on Azure Stack HCI): install with the PowerShell module, lose the
 //! management VM's host (day-2 gating, workloads keep serving, failover), and A2's recreation
-//! from the configuration backup. Needs `DrillWorld::aks: Option<crate::aks::drill::AksDrill>`.
+//! from the configuration backup; then the workloads: velero and kubectl against workload
+//! clusters, volume data checked by sha256, A1's cold standby and the loss of the first site,
+//! and the runbook's two lists about a Velero backup checked against the bucket. Needs
+//! `DrillWorld::aks: Option<crate::aks::drill::AksDrill>`.
 
 use std::time::Duration;
 
@@ -171,5 +174,305 @@ async fn config_lost(w: &mut DrillWorld, setting: String) {
         differences.iter().any(|d| d.setting == setting),
         "{setting} is not among the differences:\n{}",
         crate::aks::render_differences(&differences)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads, Velero and the second site (A1, A2 steps 4–5, the runbook's two lists)
+
+/// The content of a table cell: the text itself, or `<N random bytes>` — N bytes from the
+/// scenario's seed and the path (a binary file that compresses badly, as database pages do).
+fn cell_content(cell: &str, seed: u64, path: &str) -> Result<Vec<u8>, String> {
+    let Some(n) = cell.strip_prefix('<').and_then(|c| c.strip_suffix(" random bytes>")) else {
+        return Ok(cell.as_bytes().to_vec());
+    };
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{cell:?}: expected <N random bytes> with N a number"))?;
+    let salt = path
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut rng = drdrill_scenarios::SeededRng::new(seed ^ salt);
+    Ok((0..n).map(|_| (rng.next_u64() & 0xff) as u8).collect())
+}
+
+/// A table's rows after its header, which must be `expected`.
+fn rows_under(step: &cucumber::gherkin::Step, expected: &[&str]) -> Vec<Vec<String>> {
+    let table = step
+        .table
+        .as_ref()
+        .unwrap_or_else(|| panic!("the step needs a table | {} |", expected.join(" | ")));
+    let header: Vec<&str> = table
+        .rows
+        .first()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(header, expected, "the step's table header must be | {} |", expected.join(" | "));
+    table.rows[1..].to_vec()
+}
+
+async fn aks_command(w: &mut DrillWorld, cluster: &str, line: &str) -> crate::kubectl::CommandOutput {
+    let home = w.operator.home().to_path_buf();
+    let words = shell_words::split(line).unwrap_or_else(|e| panic!("cannot split {line:?} into words: {e}"));
+    let d = drill(w);
+    let out = match words.first().map(String::as_str) {
+        Some("velero") => d.velero(cluster, line, &home).await,
+        Some("kubectl") => d.kubectl(cluster, &words[1..], &home).await,
+        other => panic!("{line:?}: the operator runs velero or kubectl against a workload cluster, not {other:?}"),
+    }
+    .unwrap_or_else(|e| panic!("{line} (workload cluster {cluster}): {e}"));
+    w.transcript.push(format!("[{cluster}] {line}"));
+    w.last = Some((line.to_string(), out.clone()));
+    out
+}
+
+#[given(expr = "a bucket {string} in the off-site object store")]
+async fn off_site_bucket(w: &mut DrillWorld, bucket: String) {
+    drill(w)
+        .create_bucket(&bucket)
+        .await
+        .unwrap_or_else(|e| panic!("the bucket {bucket}: {e}"));
+}
+
+#[given(expr = "the operator runs {string} on workload cluster {string}")]
+#[when(expr = "the operator runs {string} on workload cluster {string}")]
+async fn command_on_cluster(w: &mut DrillWorld, line: String, cluster: String) {
+    let out = aks_command(w, &cluster, &line).await;
+    assert!(
+        out.success,
+        "`{line}` on workload cluster {cluster} failed:\n{}{}",
+        out.stderr, out.stdout
+    );
+}
+
+#[when(expr = "the operator runs {string} on workload cluster {string}, which fails")]
+async fn command_on_cluster_fails(w: &mut DrillWorld, line: String, cluster: String) {
+    let out = aks_command(w, &cluster, &line).await;
+    assert!(!out.success, "`{line}` on workload cluster {cluster} succeeded:\n{}", out.stdout);
+}
+
+#[then(expr = "{string} on workload cluster {string} shows:")]
+async fn cluster_command_shows(w: &mut DrillWorld, line: String, cluster: String, step: &cucumber::gherkin::Step) {
+    let out = aks_command(w, &cluster, &line).await;
+    assert!(out.success, "`{line}` failed:\n{}{}", out.stderr, out.stdout);
+    let expected = step.table.as_ref().expect("a table of the expected output").rows.clone();
+    if let Err(diff) = super::tables::compare(&out.stdout, &expected) {
+        panic!("`{line}` on workload cluster {cluster}: {diff}");
+    }
+}
+
+#[when(expr = "the operator repeats {string} on workload cluster {string} until it lists {string}")]
+async fn repeat_until_listed(w: &mut DrillWorld, line: String, cluster: String, wanted: String) {
+    for _ in 0..60 {
+        let out = aks_command(w, &cluster, &line).await;
+        if out.success
+            && out
+                .stdout
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().next() == Some(wanted.as_str()))
+        {
+            return;
+        }
+        drill(w)
+            .run_for(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("time passes on the AKS-HCI site: {e}"));
+    }
+    let (_, out) = w.last.as_ref().expect("the command ran");
+    panic!(
+        "`{line}` on workload cluster {cluster} did not list {wanted} within 10 simulated minutes; last output:\n{}{}",
+        out.stdout, out.stderr
+    );
+}
+
+#[when("the AKS-HCI site settles")]
+async fn site_settles(w: &mut DrillWorld) {
+    drill(w).settle(3000).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[when(expr = "{int} hour(s) pass(es) on the AKS-HCI site")]
+async fn hours_pass(w: &mut DrillWorld, hours: u64) {
+    drill(w)
+        .run_for(Duration::from_secs(hours * 3600))
+        .await
+        .unwrap_or_else(|e| panic!("time passes on the AKS-HCI site: {e}"));
+}
+
+#[when(expr = "the application writes into PVC {string} in namespace {string} of workload cluster {string}:")]
+async fn application_writes(w: &mut DrillWorld, claim: String, namespace: String, cluster: String, step: &cucumber::gherkin::Step) {
+    let seed = drill(w).seed();
+    let files: Vec<(String, Vec<u8>)> = rows_under(step, &["PATH", "CONTENT"])
+        .into_iter()
+        .map(|row| {
+            let data = cell_content(&row[1], seed, &row[0]).unwrap_or_else(|e| panic!("{}: {e}", row[0]));
+            (row[0].clone(), data)
+        })
+        .collect();
+    let written = drill(w)
+        .write_into_claim(&cluster, &namespace, &claim, &files)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    super::note(&format!(
+        "      wrote {} files into volume {}",
+        written.sha256.len(),
+        written.handle
+    ));
+}
+
+#[then(expr = "PVC {string} in namespace {string} of workload cluster {string} holds every byte the application wrote")]
+async fn claim_holds_every_byte(w: &mut DrillWorld, claim: String, namespace: String, cluster: String) {
+    let c = drill(w)
+        .compare_claim(&cluster, &namespace, &claim)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        c.problems.is_empty(),
+        "PVC {namespace}/{claim} of {cluster} (volume {}) differs from what was written into volume {}:\n  {}",
+        c.handle,
+        c.written_to,
+        c.problems.join("\n  ")
+    );
+    super::note(&format!(
+        "      {} files, {} bytes, every sha256 equal, on volume {} (written into {})",
+        c.now.len(),
+        c.bytes,
+        c.handle,
+        c.written_to
+    ));
+}
+
+#[given(expr = "the Deployments in namespace {string} of workload cluster {string} are:")]
+#[then(expr = "the Deployments in namespace {string} of workload cluster {string} are:")]
+async fn deployments_are(w: &mut DrillWorld, namespace: String, cluster: String, step: &cucumber::gherkin::Step) {
+    let header = ["NAME", "REPLICAS", "READY", "RUNNING PODS", "CPU", "MEMORY"];
+    let expected = rows_under(step, &header);
+    let live = drill(w).deployments(&cluster, &namespace).await.unwrap_or_else(|e| panic!("{e}"));
+    let actual: Vec<Vec<String>> = live
+        .iter()
+        .map(|d| {
+            vec![
+                d.facts.name.clone(),
+                d.facts.replicas.to_string(),
+                d.ready.to_string(),
+                d.running_pods.to_string(),
+                d.facts.cpu.clone(),
+                d.facts.memory.clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        actual, expected,
+        "Deployments in namespace {namespace} of workload cluster {cluster} (columns {header:?})"
+    );
+}
+
+#[given(expr = "a second site is prepared as a cold standby, {int} hosts \\(seed {int}\\), with these PowerShell lines:")]
+async fn prepare_standby(w: &mut DrillWorld, hosts: usize, seed: u64, step: &cucumber::gherkin::Step) {
+    let script = step
+        .docstring
+        .clone()
+        .expect("the step needs a \"\"\" docstring with PowerShell lines");
+    drill(w)
+        .prepare_standby(hosts, seed, &script)
+        .await
+        .unwrap_or_else(|e| panic!("preparing the cold standby: {e}"));
+}
+
+#[given(expr = "on the cold standby, workload cluster {string} is empty")]
+async fn standby_cluster_empty(w: &mut DrillWorld, cluster: String) {
+    let standby = drill(w).standby().expect("no cold standby was prepared");
+    let client = standby.cluster_client(&cluster).unwrap_or_else(|e| panic!("{e}"));
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .list(&Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("list Namespaces of {cluster} on the cold standby: {e}"));
+    let deployments = Api::<k8s_openapi::api::apps::v1::Deployment>::all(client)
+        .list(&Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("list Deployments of {cluster} on the cold standby: {e}"));
+    let names: Vec<String> = namespaces.iter().map(kube::ResourceExt::name_any).collect();
+    assert!(
+        deployments.items.is_empty()
+            && names
+                .iter()
+                .all(|n| ["default", "kube-system", "kube-public", "kube-node-lease"].contains(&n.as_str())),
+        "workload cluster {cluster} on the cold standby is not empty: namespaces {names:?}, {} Deployments",
+        deployments.items.len()
+    );
+}
+
+#[when("the first site is lost")]
+async fn first_site_lost(w: &mut DrillWorld) {
+    let d = drill(w);
+    let lost = d.env.platform.hosts().name().to_string();
+    let now = d.lose_site().unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(lost, now, "the drill still runs on the lost site");
+    super::note(&format!("      host cluster {lost} is gone; the drill continues on {now}"));
+}
+
+#[then(
+    expr = "the files of backup {string} in bucket {string} match the runbook's backup-contents table, the log as {string} on workload cluster {string} prints it:"
+)]
+async fn backup_contents_match(
+    w: &mut DrillWorld,
+    backup: String,
+    bucket: String,
+    log_line: String,
+    cluster: String,
+    step: &cucumber::gherkin::Step,
+) {
+    use crate::aks::contents::{check_contents, render_contents};
+    let expected = rows_under(step, &["RUNBOOK ROW", "FILE IN THE BUCKET", "HOLDS"]);
+    let log = aks_command(w, &cluster, &log_line).await;
+    assert!(log.success, "`{log_line}` failed:\n{}", log.stderr);
+    let files = drill(w).backup_files(&bucket, &backup).await.unwrap_or_else(|e| panic!("{e}"));
+    let check = check_contents(&backup, &files, &log.stdout);
+    let printed = render_contents(&check);
+    super::note(&printed);
+    assert!(
+        check.problems.is_empty(),
+        "the bucket disagrees with the runbook:\n  {}",
+        check.problems.join("\n  ")
+    );
+    assert_eq!(
+        expected.len(),
+        check.rows.len(),
+        "the step's table must list every runbook row:\n{printed}"
+    );
+    for (row, want) in check.rows.iter().zip(&expected) {
+        assert_eq!(row.row.pattern, want[0], "runbook rows in the runbook's order:\n{printed}");
+        assert_eq!(row.files.join(","), want[1], "files matching {}:\n{printed}", want[0]);
+        assert!(
+            row.finding.contains(&want[2]),
+            "{} holds {:?}, expected it to contain {:?}",
+            want[0],
+            row.finding,
+            want[2]
+        );
+    }
+}
+
+#[then(
+    expr = "the tarball of backup {string} in bucket {string} holds nothing Runbook A says a Velero backup does not contain about workload cluster {string}"
+)]
+async fn backup_excludes(w: &mut DrillWorld, backup: String, bucket: String, cluster: String) {
+    use crate::aks::contents::{find_excluded, render_excluded};
+    let d = drill(w);
+    let excluded = d.excluded_from_backups(&cluster).await.unwrap_or_else(|e| panic!("{e}"));
+    let items = d.backup_items(&bucket, &backup).await.unwrap_or_else(|e| panic!("{e}"));
+    let found = find_excluded(&items, &excluded);
+    let printed = render_excluded(&excluded, &found);
+    super::note(&printed);
+    assert!(
+        found.iter().all(|(_, hits)| hits.is_empty()),
+        "backup {backup} holds what the runbook says it does not:\n{printed}"
+    );
+    assert!(
+        excluded
+            .iter()
+            .all(|e| !e.resources.is_empty() || e.values.iter().any(|v| !v.is_empty())),
+        "nothing to look for in some row:\n{printed}"
     );
 }

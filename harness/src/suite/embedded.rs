@@ -48,6 +48,14 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../../features/aks_day2_gating_and_a2_recovery.feature"),
     ),
     (
+        "aks_a1_new_site_cold_standby.feature",
+        include_str!("../../../features/aks_a1_new_site_cold_standby.feature"),
+    ),
+    (
+        "aks_a2_workloads_and_backup_contents.feature",
+        include_str!("../../../features/aks_a2_workloads_and_backup_contents.feature"),
+    ),
+    (
         "tkg_other_disasters.feature",
         include_str!("../../../features/tkg_other_disasters.feature"),
     ),
