@@ -53,27 +53,9 @@ pub struct Evidence {
     pub vms: Vec<VmFact>,
 }
 
-/// The runbook's drift families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    /// Workers scaled down after the backup: restored Machines with no Node.
-    StaleWorker,
-    /// Workers scaled up after the backup: Nodes/VMs no Machine manages.
-    GhostWorker,
-    /// Control plane replaced after the backup: control-plane Nodes/VMs no Machine manages.
-    ControlPlaneGhost,
-}
-
-impl Family {
-    /// As printed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::StaleWorker => "stale worker",
-            Family::GhostWorker => "ghost worker",
-            Family::ControlPlaneGhost => "control-plane ghost",
-        }
-    }
-}
+/// The runbook's drift families: the reference model's own type, so a report and a prediction
+/// speak of the same thing.
+pub use drdrill_scenarios::model::Family;
 
 /// One mitigation step: the runbook's command (or manual action), filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,4 +16,5 @@ pub mod runbook;
 pub mod suite;
 pub mod tanzu;
 pub mod velero;
+pub mod volume_data;
 pub mod world;

@@ -969,7 +969,8 @@ fn backend_name(backend: &S3Backend) -> &'static str {
     }
 }
 
-fn fnv(s: &str) -> u64 {
+/// FNV-1a of `s`: a stable seed salt from a name.
+pub(crate) fn fnv(s: &str) -> u64 {
     s.bytes()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

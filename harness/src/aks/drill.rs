@@ -84,7 +84,7 @@ pub struct AksDrill {
     pub workloads: SiteWorkloads,
     /// What the application wrote into volumes, by (cluster, namespace, claim): the operator's
     /// record, which outlives the site.
-    pub written: BTreeMap<(String, String, String), super::site::WrittenVolume>,
+    pub written: BTreeMap<(String, String, String), crate::volume_data::WrittenVolume>,
     pub(super) s3: Option<Arc<S3Server>>,
     pub(super) standby: Option<Box<AksDrill>>,
     pub(super) seed: u64,

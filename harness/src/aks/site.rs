@@ -16,7 +16,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use sha2::{Digest, Sha256};
 
 use drdrill_akshci_sim::VmRole;
 
@@ -24,6 +23,7 @@ use super::contents::{DeploymentFacts, Excluded, FileContent, deployment_facts};
 use super::drill::{AksDrill, AksDrillError};
 use super::workloads::ClusterWorkloads;
 use crate::kubectl::{CommandOutput, Shell};
+use crate::volume_data::{WrittenVolume, hashes};
 use crate::world::{S3_ACCESS_KEY, S3_SECRET_KEY};
 
 /// How far the clock moves per round while a waiting command's world is quiet.
@@ -34,15 +34,6 @@ pub const QUIET_ROUNDS_BEFORE_TIME: usize = 40;
 pub const MAX_QUIET_STEP: Duration = Duration::from_secs(600);
 /// How long `velero … --wait` waits on an AKS-HCI site.
 pub const VELERO_WAIT: Duration = Duration::from_secs(900);
-
-/// What the application wrote into one claim's volume.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WrittenVolume {
-    /// The datastore volume the claim was bound to when the files were written.
-    pub handle: String,
-    /// Path → hex sha256.
-    pub sha256: BTreeMap<String, String>,
-}
 
 /// A claim's volume compared with what was written into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +48,6 @@ pub struct VolumeComparison {
     pub bytes: usize,
     /// Differences (missing, different or extra files).
     pub problems: Vec<String>,
-}
-
-/// Hex sha256 of `bytes`.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A Deployment of a workload cluster as the operator checks it after a restore.
@@ -290,16 +276,13 @@ impl AksDrill {
         let handle = volume_of_claim(&client, namespace, claim)
             .await
             .map_err(|e| AksDrillError::Order(format!("workload cluster {cluster}: {e}")))?;
-        let mut written = WrittenVolume {
-            handle: handle.clone(),
-            sha256: BTreeMap::new(),
-        };
+        let mut written = WrittenVolume::new(handle.clone());
         for (path, data) in files {
             self.workloads
                 .datastore
                 .write_file(&handle, path, data)
                 .map_err(|e| AksDrillError::Order(format!("writing {path} into PVC {namespace}/{claim} of {cluster}: {e}")))?;
-            written.sha256.insert(path.clone(), hex_sha256(data));
+            written.record(path, data);
         }
         let key = (cluster.to_string(), namespace.to_string(), claim.to_string());
         self.written.insert(key.clone(), written);
@@ -324,18 +307,8 @@ impl AksDrill {
             .datastore
             .files(&handle)
             .map_err(|e| AksDrillError::Order(format!("volume {handle} of PVC {namespace}/{claim}: {e}")))?;
-        let now: BTreeMap<String, String> = files.iter().map(|(p, d)| (p.clone(), hex_sha256(d))).collect();
-        let mut problems = Vec::new();
-        for (path, sha) in &before.sha256 {
-            match now.get(path) {
-                None => problems.push(format!("{path}: missing")),
-                Some(s) if s != sha => problems.push(format!("{path}: sha256 {s}, written {sha}")),
-                Some(_) => {}
-            }
-        }
-        for path in now.keys().filter(|p| !before.sha256.contains_key(*p)) {
-            problems.push(format!("{path}: not written by the application"));
-        }
+        let problems = before.differences(&files);
+        let now = hashes(&files);
         Ok(VolumeComparison {
             handle,
             written_to: before.handle.clone(),

@@ -19,6 +19,8 @@ use drdrill_akshci_sim::{AksHciPlatform, PlatformError, admin_context};
 use drdrill_capi_sim::{Datastore, WorkloadControllers};
 use drdrill_kube_sim::clock::{Clock, VirtualClock};
 use drdrill_velero_sim::server::{ServerContext, VeleroError, VeleroServer};
+
+use crate::world::fnv;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
@@ -93,11 +95,6 @@ pub struct SiteWorkloads {
     seed: u64,
     clusters: Mutex<BTreeMap<String, Arc<ClusterWorkloads>>>,
     builds: Mutex<u64>,
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A client for the admin context of `cluster` in `kubeconfig` (YAML text).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, DEPLOYMENT_NAME_LABEL, KubeadmControlPlane, Machine, MachineDeployment};
 use drdrill_scenarios::history::{Fault, History, NAMESPACE, Op};
-use drdrill_scenarios::model::{ClusterMachines, Family, MachineId, PredictedFinding, Prediction, ReferenceModel};
+use drdrill_scenarios::model::{ClusterMachines, MachineId, PredictedFinding, Prediction, ReferenceModel};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
@@ -360,14 +360,6 @@ async fn report_of(world: &World, cluster: &str) -> Result<DriftReport, String> 
     Ok(drift::classify(&evidence))
 }
 
-fn family_of(f: drift::Family) -> Family {
-    match f {
-        drift::Family::StaleWorker => Family::StaleWorker,
-        drift::Family::GhostWorker => Family::GhostWorker,
-        drift::Family::ControlPlaneGhost => Family::ControlPlaneGhost,
-    }
-}
-
 fn table(rows: &[PredictedFinding]) -> String {
     if rows.is_empty() {
         return "  (no finding)\n".into();
@@ -381,7 +373,7 @@ pub fn compare(predicted: &[PredictedFinding], report: &DriftReport) -> Result<(
         .findings
         .iter()
         .map(|f| PredictedFinding {
-            family: family_of(f.family),
+            family: f.family,
             node: f.node.clone(),
             machine: f.machine.clone(),
             vm: f.vm.clone(),

@@ -180,23 +180,6 @@ async fn config_lost(w: &mut DrillWorld, setting: String) {
 // ---------------------------------------------------------------------------------------------
 // Workloads, Velero and the second site (A1, A2 steps 4–5, the runbook's two lists)
 
-/// The content of a table cell: the text itself, or `<N random bytes>` — N bytes from the
-/// scenario's seed and the path (a binary file that compresses badly, as database pages do).
-fn cell_content(cell: &str, seed: u64, path: &str) -> Result<Vec<u8>, String> {
-    let Some(n) = cell.strip_prefix('<').and_then(|c| c.strip_suffix(" random bytes>")) else {
-        return Ok(cell.as_bytes().to_vec());
-    };
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("{cell:?}: expected <N random bytes> with N a number"))?;
-    let salt = path
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    let mut rng = drdrill_scenarios::SeededRng::new(seed ^ salt);
-    Ok((0..n).map(|_| (rng.next_u64() & 0xff) as u8).collect())
-}
-
 /// A table's rows after its header, which must be `expected`.
 fn rows_under(step: &cucumber::gherkin::Step, expected: &[&str]) -> Vec<Vec<String>> {
     let table = step
@@ -306,7 +289,7 @@ async fn application_writes(w: &mut DrillWorld, claim: String, namespace: String
     let files: Vec<(String, Vec<u8>)> = rows_under(step, &["PATH", "CONTENT"])
         .into_iter()
         .map(|row| {
-            let data = cell_content(&row[1], seed, &row[0]).unwrap_or_else(|e| panic!("{}: {e}", row[0]));
+            let data = crate::volume_data::content_of(&row[1], seed, &row[0]).unwrap_or_else(|e| panic!("{}: {e}", row[0]));
             (row[0].clone(), data)
         })
         .collect();

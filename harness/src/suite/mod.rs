@@ -60,7 +60,7 @@ pub struct DrillWorld {
     /// Every command run, in order (for the diagnostics bundle).
     pub transcript: Vec<String>,
     /// What the application wrote into volumes, by (cluster, namespace, claim).
-    pub written: std::collections::BTreeMap<(String, String, String), workload_steps::WrittenVolume>,
+    pub written: std::collections::BTreeMap<(String, String, String), crate::volume_data::WrittenVolume>,
     // The operator's home folder; removed when the scenario ends.
     _home: tempfile::TempDir,
 }

@@ -2,47 +2,14 @@
 //! its own for each cluster's Velero (as the runbook recommends), an application writing into
 //! its volume, and the verdict that every byte of that volume is back after a restore.
 
-use std::collections::BTreeMap;
-
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use drdrill_capi_sim::workloads::volumes::volume_of_claim;
 use drdrill_velero_sim::s3::{Credentials, ObjectStore};
-use sha2::{Digest, Sha256};
 
 use super::DrillWorld;
+use crate::volume_data::{WrittenVolume, content_of};
 use crate::world::{S3_ACCESS_KEY, S3_SECRET_KEY};
-
-/// What the application wrote into one claim's volume: the volume and each file's sha256.
-#[derive(Debug, Clone, Default)]
-pub struct WrittenVolume {
-    /// The Datastore volume the claim was bound to when the files were written.
-    pub handle: String,
-    /// Path → hex sha256 of the content.
-    pub sha256: BTreeMap<String, String>,
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The content of a table cell: the text itself, or `<N random bytes>` — N bytes from the
-/// scenario's seed (a binary file that compresses badly, as database pages do).
-fn content_of(cell: &str, seed: u64, path: &str) -> Result<Vec<u8>, String> {
-    let Some(n) = cell.strip_prefix('<').and_then(|c| c.strip_suffix(" random bytes>")) else {
-        return Ok(cell.as_bytes().to_vec());
-    };
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("{cell:?}: expected <N random bytes> with N a number"))?;
-    let mut rng = drdrill_scenarios::SeededRng::new(
-        seed ^ path
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)),
-    );
-    Ok((0..n).map(|_| (rng.next_u64() & 0xff) as u8).collect())
-}
 
 /// The workload cluster called `name` (any namespace).
 fn workload<'a>(w: &'a DrillWorld, name: &str) -> &'a crate::world::WorkloadSim {
@@ -83,10 +50,7 @@ async fn application_writes(w: &mut DrillWorld, claim: String, namespace: String
         Some("PATH|CONTENT".to_string()),
         "the table's header must be | PATH | CONTENT |"
     );
-    let mut written = WrittenVolume {
-        handle: handle.clone(),
-        sha256: BTreeMap::new(),
-    };
+    let mut written = WrittenVolume::new(handle.clone());
     for row in &rows[1..] {
         let (path, cell) = (&row[0], &row[1]);
         let data = content_of(cell, w.seed, path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -94,7 +58,7 @@ async fn application_writes(w: &mut DrillWorld, claim: String, namespace: String
             .datastore
             .write_file(&handle, path, &data)
             .unwrap_or_else(|e| panic!("write {path} into PVC {namespace}/{claim} of {cluster}: {e}"));
-        written.sha256.insert(path.clone(), hex_sha256(&data));
+        written.record(path, &data);
     }
     super::note(&format!("      wrote {} files into volume {handle}", written.sha256.len()));
     w.written.insert((cluster, namespace, claim), written);
@@ -121,18 +85,7 @@ async fn volume_restored(w: &mut DrillWorld, claim: String, namespace: String, c
         .datastore
         .files(&handle)
         .unwrap_or_else(|e| panic!("the volume {handle} of PVC {namespace}/{claim}: {e}"));
-    let now: BTreeMap<String, String> = files.iter().map(|(p, d)| (p.clone(), hex_sha256(d))).collect();
-    let mut problems = Vec::new();
-    for (path, sha) in &before.sha256 {
-        match now.get(path) {
-            None => problems.push(format!("{path}: missing")),
-            Some(s) if s != sha => problems.push(format!("{path}: sha256 {s}, written {sha}")),
-            Some(_) => {}
-        }
-    }
-    for path in now.keys().filter(|p| !before.sha256.contains_key(*p)) {
-        problems.push(format!("{path}: not written by the application"));
-    }
+    let problems = before.differences(&files);
     assert!(
         problems.is_empty(),
         "PVC {namespace}/{claim} of {cluster} (volume {handle}) differs from what was written:\n  {}",
@@ -141,7 +94,7 @@ async fn volume_restored(w: &mut DrillWorld, claim: String, namespace: String, c
     let bytes: usize = files.values().map(Vec::len).sum();
     super::note(&format!(
         "      {} files, {bytes} bytes, every sha256 equal, on volume {handle} (was {})",
-        now.len(),
+        files.len(),
         before.handle
     ));
 }
@@ -159,20 +112,4 @@ async fn volume_gone(w: &mut DrillWorld, claim: String, namespace: String, clust
         !w.world().datastore.contains(&handle),
         "volume {handle} of PVC {namespace}/{claim} still exists: the data was not lost, the restore proves nothing"
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_are_text_or_seeded_random_bytes() {
-        assert_eq!(content_of("14\n", 1, "a").expect("text"), b"14\n");
-        let a = content_of("<4096 random bytes>", 7, "base/1").expect("random");
-        assert_eq!(a.len(), 4096);
-        assert_eq!(a, content_of("<4096 random bytes>", 7, "base/1").expect("again"), "seeded");
-        assert_ne!(a, content_of("<4096 random bytes>", 7, "base/2").expect("other path"));
-        assert_ne!(a, content_of("<4096 random bytes>", 8, "base/1").expect("other seed"));
-        assert!(content_of("<many random bytes>", 7, "x").is_err());
-    }
 }

@@ -266,6 +266,42 @@ fn plan(a: &InstallArgs, namespace: &str, cli_version: &str) -> Result<Plan, Vel
 /// `velero restic server`, with the kubelet's pods folder mounted so it can read and write pod
 /// volumes. Its pods are what the Velero server looks for on a pod's node before backing the
 /// pod's volumes up.
+/// The `cloud-credentials` Secret as a pod volume (the Deployment's and the node agent's).
+fn credentials_volume() -> Volume {
+    Volume {
+        name: CREDENTIALS_SECRET.to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(CREDENTIALS_SECRET.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An environment variable with a value.
+fn env_value(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        value_from: None,
+    }
+}
+
+/// An environment variable from a field of the pod (`metadata.namespace`, `spec.nodeName`).
+fn env_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_string(),
+                api_version: None,
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
 fn restic_daemon_set(namespace: &str, image: &str, with_secret: bool) -> DaemonSet {
     let mut pod_labels = labels();
     pod_labels.insert("name".to_string(), "restic".to_string());
@@ -275,29 +311,10 @@ fn restic_daemon_set(namespace: &str, image: &str, with_secret: bool) -> DaemonS
         mount_propagation: (name == "host-pods").then(|| "HostToContainer".to_string()),
         ..Default::default()
     };
-    let field = |path: &str| EnvVarSource {
-        field_ref: Some(ObjectFieldSelector {
-            field_path: path.to_string(),
-            api_version: None,
-        }),
-        ..Default::default()
-    };
     let mut env = vec![
-        EnvVar {
-            name: "NODE_NAME".to_string(),
-            value: None,
-            value_from: Some(field("spec.nodeName")),
-        },
-        EnvVar {
-            name: "VELERO_NAMESPACE".to_string(),
-            value: None,
-            value_from: Some(field("metadata.namespace")),
-        },
-        EnvVar {
-            name: "VELERO_SCRATCH_DIR".to_string(),
-            value: Some("/scratch".to_string()),
-            value_from: None,
-        },
+        env_field("NODE_NAME", "spec.nodeName"),
+        env_field("VELERO_NAMESPACE", "metadata.namespace"),
+        env_value("VELERO_SCRATCH_DIR", "/scratch"),
     ];
     let mut mounts = vec![mount("host-pods", "/host_pods"), mount("scratch", "/scratch")];
     let mut volumes = vec![
@@ -316,20 +333,9 @@ fn restic_daemon_set(namespace: &str, image: &str, with_secret: bool) -> DaemonS
         },
     ];
     if with_secret {
-        volumes.push(Volume {
-            name: CREDENTIALS_SECRET.to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(CREDENTIALS_SECRET.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+        volumes.push(credentials_volume());
         mounts.push(mount(CREDENTIALS_SECRET, "/credentials"));
-        env.push(EnvVar {
-            name: "AWS_SHARED_CREDENTIALS_FILE".to_string(),
-            value: Some("/credentials/cloud".to_string()),
-            value_from: None,
-        });
+        env.push(env_value("AWS_SHARED_CREDENTIALS_FILE", "/credentials/cloud"));
     }
     DaemonSet {
         metadata: meta(Some(namespace), "restic"),
@@ -406,25 +412,10 @@ fn deployment(namespace: &str, image: &str, plugins: &[String], o: DeploymentOpt
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     annotations.extend(o.pod_annotations);
-    let env = |name: &str, value: &str| EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        value_from: None,
-    };
     let mut env_vars = vec![
-        env("VELERO_SCRATCH_DIR", "/scratch"),
-        EnvVar {
-            name: "VELERO_NAMESPACE".to_string(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.namespace".to_string(),
-                    api_version: None,
-                }),
-                ..Default::default()
-            }),
-        },
-        env("LD_LIBRARY_PATH", "/plugins"),
+        env_value("VELERO_SCRATCH_DIR", "/scratch"),
+        env_field("VELERO_NAMESPACE", "metadata.namespace"),
+        env_value("LD_LIBRARY_PATH", "/plugins"),
     ];
     let mount = |name: &str, path: &str| VolumeMount {
         name: name.to_string(),
@@ -439,14 +430,7 @@ fn deployment(namespace: &str, image: &str, plugins: &[String], o: DeploymentOpt
     let mut mounts = vec![mount(PLUGIN_VOLUME, "/plugins"), mount("scratch", "/scratch")];
     let mut volumes = vec![empty_dir(PLUGIN_VOLUME), empty_dir("scratch")];
     if o.with_secret {
-        volumes.push(Volume {
-            name: CREDENTIALS_SECRET.to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(CREDENTIALS_SECRET.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+        volumes.push(credentials_volume());
         mounts.push(mount(CREDENTIALS_SECRET, "/credentials"));
         for name in [
             "GOOGLE_APPLICATION_CREDENTIALS",
@@ -454,7 +438,7 @@ fn deployment(namespace: &str, image: &str, plugins: &[String], o: DeploymentOpt
             "AZURE_CREDENTIALS_FILE",
             "ALIBABA_CLOUD_CREDENTIALS_FILE",
         ] {
-            env_vars.push(env(name, "/credentials/cloud"));
+            env_vars.push(env_value(name, "/credentials/cloud"));
         }
     }
     let quantity = |q: &str| Quantity(q.to_string());
