@@ -2,8 +2,9 @@
 Feature: Runbook T — other disasters: a corrupted management cluster, a worker VM powered off or deleted
   The management cluster's store can be corrupted rather than lost: its API server still answers,
   with nothing in it. The runbook's answer is the same — rebuild it from mgmt-cluster-config.yaml
-  and restore. A worker VM powered off or deleted by hand is no drift: the workload cluster's
-  MachineHealthCheck has its Machine replaced, and the cloud provider removes the dead Node.
+  and restore. A worker VM powered off or deleted by hand in vSphere is no drift: CAPV powers a
+  stopped VM back on; a deleted one leaves its VSphereMachine failed ("removed from infra"), the
+  MachineHealthCheck has the Machine replaced, and the cloud provider removes the dead Node.
 
   Background:
     Given a TKG management cluster "tkg-mgmt-vc" on vSphere, built from mgmt-cluster-config.yaml
@@ -30,14 +31,14 @@ Feature: Runbook T — other disasters: a corrupted management cluster, a worker
     Then every workload cluster is running
     And "tkg-vc-antrea" has no drift and nothing is left over
 
-  Scenario: a worker VM powered off is replaced through its MachineHealthCheck
+  Scenario: a worker VM powered off in vSphere is powered back on by CAPV
     When the VM of a worker node of "tkg-vc-antrea" is powered off
     And 30 minutes pass
     Then every workload cluster is running
     And "tkg-vc-antrea" has no drift and nothing is left over
     And "tkg-vc-antrea" counts 3 nodes, 3 machines and 3 VMs
 
-  Scenario: a worker VM deleted by hand in vSphere is replaced
+  Scenario: a worker VM deleted by hand in vSphere is replaced through the MachineHealthCheck
     When the VM of a worker node of "tkg-vc-antrea" is deleted in vSphere
     And 30 minutes pass
     Then every workload cluster is running

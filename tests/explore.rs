@@ -73,6 +73,78 @@ async fn a_history_with_every_family_matches_the_model() {
     assert!(text.contains("Drift report for cluster tkg-wc-a: 0 finding(s)"), "{text}");
 }
 
+/// A worker VM powered off in vSphere after the backup: CAPV powers it back on, no Machine
+/// changes, and the restore finds no drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_vm_powered_off_after_the_backup_leaves_no_drift() {
+    if !kubectl_available() {
+        return;
+    }
+    let history = History {
+        seed: 9,
+        clusters: vec![ClusterShape {
+            name: "tkg-wc-a".into(),
+            control_plane: 1,
+            workers: 2,
+        }],
+        ops: vec![
+            Op::Backup,
+            Op::PowerOffWorkerVm {
+                cluster: "tkg-wc-a".into(),
+            },
+        ],
+        disaster: Disaster::ManagementClusterLost,
+        faults: Vec::new(),
+    };
+    let outcome = explore::run_history(&history).await;
+    let text = reproduce::render(&history, &outcome);
+    assert!(outcome.divergence.is_none(), "{text}");
+    let p = &outcome.record.predictions[0];
+    assert!(p.at_restore.is_empty(), "{text}");
+    assert!(text.contains("Drift report for cluster tkg-wc-a: 0 finding(s)"), "{text}");
+    let feature = history.to_feature("powered off", &reproduce::expectations(&outcome));
+    assert!(
+        feature.contains("When the VM of a worker node of \"tkg-wc-a\" is powered off\n    And 30 minutes pass\n"),
+        "{feature}"
+    );
+}
+
+/// A worker VM deleted in vSphere after the backup: the MachineHealthCheck replaced its Machine,
+/// so the restore brings back a Machine without a VM (a stale worker, remediated on its own) and
+/// finds the replacement's Node and VM unmanaged (a ghost worker, mitigated by the runbook).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_vm_deleted_after_the_backup_is_a_stale_and_a_ghost_worker() {
+    if !kubectl_available() {
+        return;
+    }
+    let history = History {
+        seed: 9,
+        clusters: vec![ClusterShape {
+            name: "tkg-wc-a".into(),
+            control_plane: 1,
+            workers: 2,
+        }],
+        ops: vec![
+            Op::Backup,
+            Op::DeleteWorkerVm {
+                cluster: "tkg-wc-a".into(),
+            },
+        ],
+        disaster: Disaster::ManagementClusterLost,
+        faults: Vec::new(),
+    };
+    let outcome = explore::run_history(&history).await;
+    let text = reproduce::render(&history, &outcome);
+    assert!(outcome.divergence.is_none(), "{text}");
+    let at_restore: Vec<Family> = outcome.record.predictions[0].at_restore.iter().map(|f| f.family).collect();
+    assert_eq!(at_restore, [Family::StaleWorker, Family::GhostWorker], "{text}");
+    let feature = history.to_feature("deleted", &reproduce::expectations(&outcome));
+    assert!(
+        feature.contains("When the VM of a worker node of \"tkg-wc-a\" is deleted in vSphere\n    And 30 minutes pass\n"),
+        "{feature}"
+    );
+}
+
 /// The property: random valid histories (count from `DRDRILL_EXPLORE_CASES`), each run on a
 /// fresh world, match the reference model from the first operation to the mitigated end state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

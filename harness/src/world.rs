@@ -359,6 +359,17 @@ impl World {
         Ok(self.management()?.client.clone())
     }
 
+    /// The first worker VM of `cluster` by name (VMs, Nodes and Machines share names; the Site's
+    /// names come from the seed, so the same seed picks the same VM).
+    pub fn first_worker_vm(&self, cluster: &str) -> Option<String> {
+        self.site
+            .vms_of(cluster)
+            .into_iter()
+            .filter(|vm| vm.role == drdrill_capi_sim::site::VmRole::Worker)
+            .map(|vm| vm.name)
+            .min()
+    }
+
     /// The workload clusters.
     pub fn workload_clusters(&self) -> impl Iterator<Item = &WorkloadSim> {
         self.workloads.values()

@@ -55,6 +55,20 @@ pub enum Op {
         /// The cluster.
         cluster: String,
     },
+    /// The VM of the cluster's first worker (by name) is powered off in vSphere, and 30 minutes
+    /// pass: CAPV powers it back on (its power-state reconciliation), so no Machine changes and
+    /// no drift follows — unless the simulator stops behaving like CAPV.
+    PowerOffWorkerVm {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The VM of the cluster's first worker (by name) is deleted by hand in vSphere, and 30
+    /// minutes pass: CAPV finds no VM with the machine's BIOS UUID (it does not clone another),
+    /// and the MachineHealthCheck has the Machine replaced — a new Machine, Node and VM.
+    DeleteWorkerVm {
+        /// The cluster.
+        cluster: String,
+    },
     /// Runbook T's `velero backup create … --wait`.
     Backup,
     /// Simulated time passes.
@@ -159,6 +173,8 @@ impl Op {
         match self {
             Op::ScaleWorkers { cluster, workers } => format!("scale {cluster} to {workers} workers"),
             Op::ReplaceControlPlaneMachine { cluster } => format!("replace a control-plane machine of {cluster}"),
+            Op::PowerOffWorkerVm { cluster } => format!("power off the VM of the first worker of {cluster}"),
+            Op::DeleteWorkerVm { cluster } => format!("delete the VM of the first worker of {cluster} in vSphere"),
             Op::Backup => "take a backup".into(),
             Op::PassTime { minutes } => format!("{minutes} minutes pass"),
         }
@@ -285,7 +301,7 @@ impl History {
                 "velero backup create {} --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait",
                 History::backup_name(backup_ordinal)
             )),
-            Op::ReplaceControlPlaneMachine { .. } | Op::PassTime { .. } => None,
+            Op::ReplaceControlPlaneMachine { .. } | Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } => None,
         }
     }
 
@@ -338,6 +354,18 @@ impl History {
                 }
                 Op::ReplaceControlPlaneMachine { cluster } => {
                     let _ = writeln!(f, "    When a control-plane machine of \"{cluster}\" is replaced");
+                }
+                Op::PowerOffWorkerVm { cluster } => {
+                    let _ = writeln!(
+                        f,
+                        "    When the VM of a worker node of \"{cluster}\" is powered off\n    And {POWER_OFF_MINUTES} minutes pass\n    Then every workload cluster is running"
+                    );
+                }
+                Op::DeleteWorkerVm { cluster } => {
+                    let _ = writeln!(
+                        f,
+                        "    When the VM of a worker node of \"{cluster}\" is deleted in vSphere\n    And {POWER_OFF_MINUTES} minutes pass\n    Then every workload cluster is running"
+                    );
                 }
                 Op::PassTime { minutes } => {
                     let _ = writeln!(
@@ -487,6 +515,7 @@ impl ExploreState {
                 }
                 Ok(())
             }
+            Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => self.index(cluster).map(drop),
             Op::Backup => Ok(()),
             Op::PassTime { minutes } => {
                 if *minutes == 0 || *minutes > MAX_PASS_MINUTES {
@@ -511,12 +540,16 @@ impl ExploreState {
                 }
             }
             Op::Backup => self.replaced_since_backup.iter_mut().for_each(|r| *r = false),
-            Op::PassTime { .. } => {}
+            Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } => {}
         }
         self.ops.push(op.clone());
         self
     }
 }
+
+/// Simulated minutes let pass after a worker VM is powered off or deleted (longer than the
+/// MachineHealthCheck's timeouts, so an unhealthy Machine is replaced within them).
+pub const POWER_OFF_MINUTES: u32 = 30;
 
 /// Cluster names of generated histories.
 pub const CLUSTER_NAMES: [&str; MAX_CLUSTERS] = ["tkg-wc-a", "tkg-wc-b"];
@@ -565,10 +598,20 @@ impl ReferenceStateMachine for HistoryMachine {
             cluster: scale_names[i].clone(),
             workers: mds[i] + extra,
         });
-        let replace = pick.prop_map(move |i| Op::ReplaceControlPlaneMachine { cluster: names[i].clone() });
+        let replace_names = names.clone();
+        let replace = pick.clone().prop_map(move |i| Op::ReplaceControlPlaneMachine {
+            cluster: replace_names[i].clone(),
+        });
+        let power_off_names = names.clone();
+        let power_off = pick.clone().prop_map(move |i| Op::PowerOffWorkerVm {
+            cluster: power_off_names[i].clone(),
+        });
+        let delete_vm = pick.prop_map(move |i| Op::DeleteWorkerVm { cluster: names[i].clone() });
         prop_oneof![
             4 => scale,
             2 => replace,
+            1 => power_off,
+            1 => delete_vm,
             3 => Just(Op::Backup),
             2 => prop_oneof![1u32..=90, 91u32..=MAX_PASS_MINUTES].prop_map(|minutes| Op::PassTime { minutes }),
         ]

@@ -321,10 +321,23 @@ impl ReferenceModel {
                 Op::ScaleWorkers { cluster, workers } if *cluster == c.name => spread(*workers, c.deployments.len()),
                 _ => c.deployments.iter().map(|m| m.len() as u32).collect(),
             };
+            // A worker VM powered off in vSphere changes no Machine: CAPV powers it back on
+            // (`reconcilePowerState`) before any health check times out. A deleted one (the first
+            // worker by name: VMs, Nodes and Machines share names) is replaced in its
+            // MachineDeployment through the MachineHealthCheck.
+            let deleted_vm: Option<String> = match op {
+                Op::DeleteWorkerVm { cluster } if *cluster == c.name => c.deployments.iter().flatten().map(|m| m.name.clone()).min(),
+                _ => None,
+            };
             for (i, (md, want)) in c.deployments.iter().zip(&replicas).enumerate() {
                 let have = md.len();
                 let want = *want as usize;
                 let mut survivors = names(md);
+                let mut replaced = 0;
+                if let Some(victim) = deleted_vm.as_ref().filter(|v| survivors.contains(*v)) {
+                    survivors.remove(victim);
+                    replaced = 1;
+                }
                 if want < have {
                     // Random policy, all healthy: ties broken by name, lowest first.
                     for victim in names(md).into_iter().take(have - want) {
@@ -337,7 +350,7 @@ impl ReferenceModel {
                     &format!("MachineDeployment #{i}"),
                     md,
                     &survivors,
-                    want.saturating_sub(have),
+                    want.saturating_sub(have) + replaced,
                     &seen.deployments[i],
                 )?;
             }

@@ -145,6 +145,8 @@ fn op_kind(op: &Op) -> &'static str {
     match op {
         Op::ScaleWorkers { .. } => "scale-workers",
         Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
+        Op::PowerOffWorkerVm { .. } => "power-off-worker-vm",
+        Op::DeleteWorkerVm { .. } => "delete-worker-vm",
         Op::Backup => "backup",
         Op::PassTime { .. } => "pass-time",
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, DEPLOYMENT_NAME_LABEL, KubeadmControlPlane, Machine, MachineDeployment};
-use drdrill_scenarios::history::{Fault, History, NAMESPACE, Op};
+use drdrill_scenarios::history::{Fault, History, NAMESPACE, Op, POWER_OFF_MINUTES};
 use drdrill_scenarios::model::{ClusterMachines, MachineId, PredictedFinding, Prediction, ReferenceModel};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
@@ -266,6 +266,21 @@ async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, p
                 .ok_or_else(|| diverge(phase, format!("{cluster} has no control-plane Machine")))?;
             run_ok(world, operator, phase, &format!("kubectl -n {NAMESPACE} delete machine {oldest}")).await?;
         }
+        Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => {
+            let vm = world
+                .first_worker_vm(cluster)
+                .ok_or_else(|| diverge(phase, format!("{cluster} has no worker VM in the Site")))?;
+            let done = if matches!(op, Op::DeleteWorkerVm { .. }) {
+                world.site.delete_vm(&vm).map(drop)
+            } else {
+                world.site.power_off(&vm).map(drop)
+            };
+            done.map_err(|e| diverge(phase, format!("{} {vm}: {e}", op.describe())))?;
+            world
+                .run_for(Duration::from_secs(u64::from(POWER_OFF_MINUTES) * 60))
+                .await
+                .map_err(|e| diverge(phase, e.to_string()))?;
+        }
         Op::PassTime { minutes } => {
             world
                 .run_for(Duration::from_secs(u64::from(*minutes) * 60))
@@ -273,7 +288,10 @@ async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, p
                 .map_err(|e| diverge(phase, e.to_string()))?;
         }
     }
-    if matches!(op, Op::ScaleWorkers { .. } | Op::ReplaceControlPlaneMachine { .. }) {
+    if matches!(
+        op,
+        Op::ScaleWorkers { .. } | Op::ReplaceControlPlaneMachine { .. } | Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. }
+    ) {
         world
             .settle_until_running(SETTLE_PASSES)
             .await

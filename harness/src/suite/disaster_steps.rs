@@ -3,7 +3,6 @@
 //! deleted by hand in vSphere.
 
 use cucumber::when;
-use drdrill_capi_sim::site::VmRole;
 use drdrill_kube_sim::clock::Clock;
 
 use super::DrillWorld;
@@ -20,21 +19,10 @@ async fn store_corrupted(w: &mut DrillWorld) {
     super::note("      every object of the management cluster is gone; its API server answers, empty");
 }
 
-/// The first worker VM of `cluster` by name (the Site's order is the seed's, so the same seed
-/// picks the same VM).
+/// The first worker VM of `cluster` by name.
 fn worker_vm(w: &DrillWorld, cluster: &str) -> String {
-    let mut workers: Vec<String> = w
-        .world()
-        .site
-        .vms_of(cluster)
-        .into_iter()
-        .filter(|vm| vm.role == VmRole::Worker)
-        .map(|vm| vm.name)
-        .collect();
-    workers.sort();
-    workers
-        .into_iter()
-        .next()
+    w.world()
+        .first_worker_vm(cluster)
         .unwrap_or_else(|| panic!("workload cluster {cluster:?} has no worker VM in the Site"))
 }
 
