@@ -36,6 +36,29 @@ fn scale(workers: u32) -> Op {
     }
 }
 
+/// A history of one cluster, `tkg-wc-a`, losing its management cluster after `ops`.
+fn one_cluster(seed: u64, control_plane: u32, workers: u32, ops: Vec<Op>) -> History {
+    History {
+        seed,
+        clusters: vec![ClusterShape {
+            name: "tkg-wc-a".into(),
+            control_plane,
+            workers,
+        }],
+        ops,
+        disaster: Disaster::ManagementClusterLost,
+        faults: Vec::new(),
+    }
+}
+
+/// Runs `history`; panics with the replay's text on a divergence; returns the outcome and text.
+async fn run_clean(history: &History) -> (explore::RunOutcome, String) {
+    let outcome = explore::run_history(history).await;
+    let text = reproduce::render(history, &outcome);
+    assert!(outcome.divergence.is_none(), "{text}");
+    (outcome, text)
+}
+
 /// Every family at once, with the model's rules on which Machines survive: workers scaled up
 /// then down after the backup, a control-plane machine replaced after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,14 +66,11 @@ async fn a_history_with_every_family_matches_the_model() {
     if !kubectl_available() {
         return;
     }
-    let history = History {
-        seed: 5,
-        clusters: vec![ClusterShape {
-            name: "tkg-wc-a".into(),
-            control_plane: 3,
-            workers: 1,
-        }],
-        ops: vec![
+    let history = one_cluster(
+        5,
+        3,
+        1,
+        vec![
             scale(2),
             Op::Backup,
             scale(4),
@@ -60,12 +80,8 @@ async fn a_history_with_every_family_matches_the_model() {
                 cluster: "tkg-wc-a".into(),
             },
         ],
-        disaster: Disaster::ManagementClusterLost,
-        faults: Vec::new(),
-    };
-    let outcome = explore::run_history(&history).await;
-    let text = reproduce::render(&history, &outcome);
-    assert!(outcome.divergence.is_none(), "{text}");
+    );
+    let (outcome, text) = run_clean(&history).await;
     let p = &outcome.record.predictions[0];
     let families: Vec<Family> = p.after_settle.iter().map(|f| f.family).collect();
     assert!(families.contains(&Family::ControlPlaneGhost), "{text}");
@@ -80,25 +96,18 @@ async fn a_worker_vm_powered_off_after_the_backup_leaves_no_drift() {
     if !kubectl_available() {
         return;
     }
-    let history = History {
-        seed: 9,
-        clusters: vec![ClusterShape {
-            name: "tkg-wc-a".into(),
-            control_plane: 1,
-            workers: 2,
-        }],
-        ops: vec![
+    let history = one_cluster(
+        9,
+        1,
+        2,
+        vec![
             Op::Backup,
             Op::PowerOffWorkerVm {
                 cluster: "tkg-wc-a".into(),
             },
         ],
-        disaster: Disaster::ManagementClusterLost,
-        faults: Vec::new(),
-    };
-    let outcome = explore::run_history(&history).await;
-    let text = reproduce::render(&history, &outcome);
-    assert!(outcome.divergence.is_none(), "{text}");
+    );
+    let (outcome, text) = run_clean(&history).await;
     let p = &outcome.record.predictions[0];
     assert!(p.at_restore.is_empty(), "{text}");
     assert!(text.contains("Drift report for cluster tkg-wc-a: 0 finding(s)"), "{text}");
@@ -117,25 +126,18 @@ async fn a_worker_vm_deleted_after_the_backup_is_a_stale_and_a_ghost_worker() {
     if !kubectl_available() {
         return;
     }
-    let history = History {
-        seed: 9,
-        clusters: vec![ClusterShape {
-            name: "tkg-wc-a".into(),
-            control_plane: 1,
-            workers: 2,
-        }],
-        ops: vec![
+    let history = one_cluster(
+        9,
+        1,
+        2,
+        vec![
             Op::Backup,
             Op::DeleteWorkerVm {
                 cluster: "tkg-wc-a".into(),
             },
         ],
-        disaster: Disaster::ManagementClusterLost,
-        faults: Vec::new(),
-    };
-    let outcome = explore::run_history(&history).await;
-    let text = reproduce::render(&history, &outcome);
-    assert!(outcome.divergence.is_none(), "{text}");
+    );
+    let (outcome, text) = run_clean(&history).await;
     let at_restore: Vec<Family> = outcome.record.predictions[0].at_restore.iter().map(|f| f.family).collect();
     assert_eq!(at_restore, [Family::StaleWorker, Family::GhostWorker], "{text}");
     let feature = history.to_feature("deleted", &reproduce::expectations(&outcome));
