@@ -108,7 +108,7 @@ pub async fn client_from_kubeconfig(cluster: &str, kubeconfig: &str) -> Result<C
     let config = kube::Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default())
         .await
         .map_err(|e| err(e.to_string()))?;
-    Client::try_from(config).map_err(|e| err(e.to_string()))
+    drdrill_kube_sim::client::connect(config).map_err(|e| err(e.to_string()))
 }
 
 impl SiteWorkloads {

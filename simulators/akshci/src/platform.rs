@@ -142,7 +142,7 @@ async fn client_for(server: &ApiServer, context: &str) -> Result<Client, Platfor
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| ctx(kube::Error::InferKubeconfig(e)))?;
-    Client::try_from(config).map_err(ctx)
+    drdrill_kube_sim::client::connect(config).map_err(ctx)
 }
 
 /// The admin context name of a cluster's kubeconfig (`<cluster>-admin@<cluster>`).

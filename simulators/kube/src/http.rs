@@ -37,7 +37,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                             return;
                         }
                     };
-                    let service = service_fn(move |req| {
+                    let service = service_fn(move |req: Request<Incoming>| {
                         let shared = shared.clone();
                         async move { Ok::<_, Infallible>(handle(shared, req).await) }
                     });
@@ -152,11 +152,17 @@ fn negotiate(accept: &str) -> ApiResult<(Output, Option<&'static str>)> {
     }
 }
 
-fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> String {
+fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> String {
     req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+/// Answers one request, whatever carried it (a TLS connection, or the in-process loopback).
+pub(crate) async fn handle<B>(shared: Arc<Shared>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    shared.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     match handle_inner(&shared, req).await {
@@ -192,7 +198,11 @@ pub fn bytes_response(code: StatusCode, content_type: &str, bytes: Bytes) -> Res
     resp
 }
 
-async fn handle_inner(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Response<Body>> {
+async fn handle_inner<B>(shared: &Arc<Shared>, req: Request<B>) -> ApiResult<Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let route = routes::parse(req.uri().path());
     if route != Some(Route::Health) {
         let auth = header_str(&req, header::AUTHORIZATION);

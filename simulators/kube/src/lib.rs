@@ -2,6 +2,8 @@
 //! `kubectl` and by kube-rs exactly as they drive kube-apiserver.
 
 pub mod apply;
+#[cfg(feature = "kube-client")]
+pub mod client;
 pub mod clock;
 pub mod crd;
 pub mod discovery;
@@ -9,6 +11,7 @@ pub mod error;
 pub mod gc;
 pub mod handlers;
 pub mod http;
+pub mod loopback;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;

@@ -83,6 +83,11 @@ pub struct Shared {
     pub addr: SocketAddr,
     /// Its certificates.
     pub tls: crate::tls::ServerTls,
+    /// Requests answered so far (every route, errors included).
+    pub requests: std::sync::atomic::AtomicU64,
+    /// Whether the server is serving (loopback requests are refused, and loopback watches cut,
+    /// while it is not).
+    pub serving: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -122,7 +127,10 @@ impl ApiServer {
             options,
             addr,
             tls,
+            requests: std::sync::atomic::AtomicU64::new(0),
+            serving: tokio::sync::watch::Sender::new(true),
         });
+        crate::loopback::register(&format!("https://{addr}"), &shared);
         let serving = Some(tokio::spawn(crate::http::serve(listener, shared.clone())));
         tracing::info!(cluster = %shared.options.cluster_name, %addr, "API server started");
         Ok(ApiServer { shared, serving })
@@ -131,6 +139,11 @@ impl ApiServer {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("https://{}", self.shared.addr)
+    }
+
+    /// The in-process way in, for clients living in this process (see [`crate::loopback`]).
+    pub fn loopback(&self) -> crate::loopback::Loopback {
+        crate::loopback::Loopback::new(&self.shared, self.url())
     }
 
     /// PEM of the CA that signed the serving certificate.
@@ -151,6 +164,17 @@ impl ApiServer {
     /// Direct access to the store, for tests and benchmarks that need to bypass HTTP.
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state()
+    }
+
+    /// Requests answered since the server started (every route, errors included).
+    pub fn requests_served(&self) -> u64 {
+        self.shared.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The last resourceVersion handed out: it moves with every write (a wipe included), so
+    /// equal values mean nothing was written in between.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.state().rv
     }
 
     /// Whether the server accepts connections.
@@ -210,6 +234,7 @@ impl ApiServer {
     pub fn go_offline(&mut self) {
         if let Some(task) = self.serving.take() {
             task.abort();
+            self.shared.serving.send_replace(false);
             tracing::info!(cluster = %self.shared.options.cluster_name, "API server offline");
         }
     }
@@ -246,6 +271,7 @@ impl ApiServer {
             }
         };
         self.serving = Some(tokio::spawn(crate::http::serve(listener, self.shared.clone())));
+        self.shared.serving.send_replace(true);
         tracing::info!(cluster = %self.shared.options.cluster_name, "API server online again");
         Ok(())
     }

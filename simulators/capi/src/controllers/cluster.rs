@@ -425,7 +425,7 @@ async fn client_from_kubeconfig(bytes: &[u8]) -> Result<Client, String> {
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| e.to_string())?;
-    Client::try_from(config).map_err(|e| e.to_string())
+    drdrill_kube_sim::client::connect(config).map_err(|e| e.to_string())
 }
 
 impl WorkloadClusters for SecretWorkloadClusters {
