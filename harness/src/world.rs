@@ -139,7 +139,8 @@ fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> WorldError
     move |source| WorldError::Kube { action, source }
 }
 
-/// A kube client for an embedded server's kubeconfig.
+/// A kube client for an embedded server's kubeconfig, through its loopback (the world's own
+/// controllers and checks; the operator's commands go over HTTPS).
 pub async fn client_for(server: &ApiServer, context: &str) -> Result<Client, WorldError> {
     let kubeconfig = Kubeconfig::from_yaml(&server.kubeconfig_yaml(context)).map_err(|e| WorldError::Kube {
         action: format!("parse kubeconfig of {context}"),
@@ -151,7 +152,7 @@ pub async fn client_for(server: &ApiServer, context: &str) -> Result<Client, Wor
             action: format!("load kubeconfig of {context}"),
             source: kube::Error::InferKubeconfig(e),
         })?;
-    Client::try_from(config).map_err(kube_err(format!("connect to {context}")))
+    drdrill_kube_sim::client::connect(config).map_err(kube_err(format!("connect to {context}")))
 }
 
 /// `<name>-admin@<name>`, the context name TKG gives a cluster's admin kubeconfig.
@@ -283,6 +284,42 @@ pub struct World {
     fault_machineset_skips_adoption: bool,
     /// What every controller did, on the world's clock (written into diagnostics bundles).
     pub log: ControllerLog,
+    /// Rounds run so far.
+    rounds: std::sync::atomic::AtomicUsize,
+    /// Rounds skipped: nothing had changed since a round that wrote nothing.
+    skipped_rounds: std::sync::atomic::AtomicUsize,
+    /// What the last round that wrote nothing saw (see [`World::round`]).
+    quiet_at: std::sync::Mutex<Option<RoundInputs>>,
+    /// Requests answered by management clusters already destroyed.
+    retired_requests: u64,
+}
+
+/// Everything a round's controllers read: the clock, every API server's last resourceVersion
+/// and reachability, the Site's, the datastore's and the object store's generations. The
+/// controllers keep no state of their own that a round without writes would change (name
+/// generators move only when something is created; Velero's garbage collector remembers when
+/// it last looked, on this same clock), so a round that wrote nothing, run again on the same
+/// inputs, writes nothing again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RoundInputs {
+    clock: Timestamp,
+    management: Option<(u32, u64, bool)>,
+    workloads: Vec<(u64, bool)>,
+    site: u64,
+    datastore: u64,
+    s3: u64,
+}
+
+/// How much work a world has done: what exploration and benchmarks report per history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorldStats {
+    /// Rounds of every controller run.
+    pub rounds: usize,
+    /// Rounds not run: nothing had changed since a round that wrote nothing, so they would
+    /// have written nothing either.
+    pub skipped_rounds: usize,
+    /// Requests every API server of the world answered (destroyed ones included).
+    pub api_requests: u64,
 }
 
 impl World {
@@ -325,6 +362,10 @@ impl World {
             rng: SeededRng::new(seed ^ 0x0057_0A1D),
             management_builds: 0,
             fault_machineset_skips_adoption: false,
+            rounds: Default::default(),
+            skipped_rounds: Default::default(),
+            quiet_at: Default::default(),
+            retired_requests: 0,
             log: ControllerLog::default(),
         };
         progress(&format!("management cluster {}", topology.management));
@@ -385,7 +426,20 @@ impl World {
     /// The disaster: the management cluster's API server and controllers are gone. Workload
     /// clusters, their VMs and the bucket are untouched.
     pub fn destroy_management_cluster(&mut self) {
-        self.mgmt = None;
+        if let Some(m) = self.mgmt.take() {
+            self.retired_requests += m.server.requests_served();
+        }
+    }
+
+    /// Rounds run and API requests answered so far.
+    pub fn stats(&self) -> WorldStats {
+        let live = self.mgmt.iter().map(|m| m.server.requests_served());
+        let workloads = self.workloads.values().map(|w| w.server.requests_served());
+        WorldStats {
+            rounds: self.rounds.load(std::sync::atomic::Ordering::Relaxed),
+            skipped_rounds: self.skipped_rounds.load(std::sync::atomic::Ordering::Relaxed),
+            api_requests: self.retired_requests + live.chain(workloads).sum::<u64>(),
+        }
     }
 
     /// Runbook T step 1: a new management cluster from its configuration file — a fresh API
@@ -395,7 +449,7 @@ impl World {
     pub async fn rebuild_management_cluster(&mut self) -> Result<&ManagementCluster, WorldError> {
         self.config = ManagementConfig::load(&self.config_path)?;
         self.topology.management = self.config.cluster_name.clone();
-        self.mgmt = None;
+        self.destroy_management_cluster();
         self.management_builds += 1;
         let generation = self.management_builds;
         let name = self.topology.management.clone();
@@ -526,7 +580,46 @@ impl World {
         Ok(changed)
     }
 
+    /// What the controllers of a round would read; `None` when part of it cannot be seen (an
+    /// object store in a container or outside).
+    fn round_inputs(&self) -> Option<RoundInputs> {
+        Some(RoundInputs {
+            clock: self.clock.now(),
+            management: self
+                .mgmt
+                .as_ref()
+                .map(|m| (m.generation, m.server.resource_version(), m.server.is_online())),
+            workloads: self
+                .workloads
+                .values()
+                .map(|w| (w.server.resource_version(), w.server.is_online()))
+                .collect(),
+            site: self.site.generation(),
+            datastore: self.datastore.generation(),
+            s3: self.s3.generation()?,
+        })
+    }
+
+    /// One round of every controller — unless nothing changed since a round that wrote nothing
+    /// (same [`RoundInputs`]): that round would write nothing again, and is skipped.
     async fn round(&self, report: &mut SettleReport) -> Result<bool, WorldError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let inputs = self.round_inputs();
+        let quiet_at = || self.quiet_at.lock().unwrap_or_else(|p| p.into_inner());
+        if inputs.is_some() && *quiet_at() == inputs {
+            self.skipped_rounds.fetch_add(1, Relaxed);
+            return Ok(false);
+        }
+        self.rounds.fetch_add(1, Relaxed);
+        *quiet_at() = None;
+        let changed = self.run_round(report).await?;
+        if inputs.is_some() && self.round_inputs() == inputs {
+            *quiet_at() = inputs;
+        }
+        Ok(changed)
+    }
+
+    async fn run_round(&self, report: &mut SettleReport) -> Result<bool, WorldError> {
         let mut changed = false;
         let log = &self.log;
         if let Some(mgmt) = &self.mgmt {

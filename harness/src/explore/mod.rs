@@ -9,6 +9,7 @@ pub mod runner;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::world::WorldStats;
 use drdrill_scenarios::history::{ExploreState, Fault, History, HistoryMachine, Op};
 use futures::StreamExt;
 use proptest::strategy::{Strategy, ValueTree};
@@ -85,6 +86,8 @@ pub struct ExploreSummary {
     pub families: BTreeMap<&'static str, usize>,
     /// Wall time per phase, summed over runs (runs overlap when several run at once).
     pub phases: BTreeMap<&'static str, Duration>,
+    /// Rounds and API requests per phase, summed over runs.
+    pub work: BTreeMap<&'static str, WorldStats>,
     /// The shrunk failure, if any.
     pub failure: Option<ExploreFailure>,
     /// Wall time.
@@ -117,6 +120,20 @@ impl ExploreSummary {
         ));
         let phases: Vec<String> = self.phases.iter().map(|(k, v)| format!("{k} {:.1} s", v.as_secs_f64())).collect();
         out.push_str(&format!("time by phase: {}\n", phases.join(", ")));
+        let runs = f64::from(self.runs.max(1));
+        let work: Vec<String> = self
+            .work
+            .iter()
+            .map(|(k, w)| {
+                format!(
+                    "{k} {:.0} rounds (+{:.0} skipped) / {:.0} requests",
+                    w.rounds as f64 / runs,
+                    w.skipped_rounds as f64 / runs,
+                    w.api_requests as f64 / runs
+                )
+            })
+            .collect();
+        out.push_str(&format!("work per history by phase: {}\n", work.join(", ")));
         match &self.failure {
             None => out.push_str("no divergence\n"),
             Some(f) => out.push_str(&format!(
@@ -195,6 +212,7 @@ struct Tally {
     ops: BTreeMap<&'static str, u32>,
     families: BTreeMap<&'static str, usize>,
     phases: BTreeMap<&'static str, Duration>,
+    work: BTreeMap<&'static str, WorldStats>,
 }
 
 impl Tally {
@@ -208,6 +226,12 @@ impl Tally {
         }
         for (phase, d) in &outcome.record.timings {
             *self.phases.entry(phase).or_default() += *d;
+        }
+        for (phase, w) in &outcome.record.work {
+            let total = self.work.entry(phase).or_default();
+            total.rounds += w.rounds;
+            total.skipped_rounds += w.skipped_rounds;
+            total.api_requests += w.api_requests;
         }
     }
 
@@ -315,6 +339,7 @@ fn explore_blocking(
         ops: t.ops,
         families: t.families,
         phases: t.phases,
+        work: t.work,
         failure,
         elapsed: start.elapsed(),
     })

@@ -18,7 +18,7 @@ use crate::mgmt_config::ManagementConfig;
 use crate::operator::Operator;
 use crate::runbook::{UNPAUSE_ALL_NAMESPACES, VELERO_INSTALL};
 use crate::suite::steps::{VELERO_RESTORE, latest_completed_backup};
-use crate::world::World;
+use crate::world::{World, WorldStats};
 
 /// The longest a settle may run, in controller passes.
 const SETTLE_PASSES: usize = 5000;
@@ -51,11 +51,31 @@ pub struct RunRecord {
     pub predictions: Vec<Prediction>,
     /// Wall time per phase (`create`, `ops`, `recover`, `verify`).
     pub timings: BTreeMap<&'static str, Duration>,
+    /// Rounds and API requests per phase.
+    pub work: BTreeMap<&'static str, WorldStats>,
     /// Findings seen right after the restore, per family.
     pub families: BTreeMap<&'static str, usize>,
     /// The world's controller log, kept when the run diverged (empty otherwise). Not part of
     /// what replays compare: which round an action lands in depends on the machine's speed.
     pub controller_log: String,
+}
+
+impl RunRecord {
+    /// Records a phase's wall time (since `start`) and the world's work since `before`, which
+    /// moves on to now.
+    fn phase_done(&mut self, phase: &'static str, start: Instant, world: &World, before: &mut WorldStats) {
+        self.timings.insert(phase, start.elapsed());
+        let now = world.stats();
+        self.work.insert(
+            phase,
+            WorldStats {
+                rounds: now.rounds - before.rounds,
+                skipped_rounds: now.skipped_rounds - before.skipped_rounds,
+                api_requests: now.api_requests - before.api_requests,
+            },
+        );
+        *before = now;
+    }
 }
 
 /// The result of one run: the record, and the divergence if the property failed.
@@ -73,8 +93,7 @@ pub const STACK_SIZE: usize = 64 << 20;
 
 /// A runtime for running histories: two workers with [`STACK_SIZE`] stacks.
 pub fn history_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    tokio::runtime::Builder::new_current_thread()
         .thread_stack_size(STACK_SIZE)
         .enable_all()
         .build()
@@ -150,7 +169,8 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
     run_ok(world, &operator, "creation", VELERO_INSTALL).await?;
     let mut model = ReferenceModel::new(history, &observe(world, history).await.map_err(|m| diverge("creation", m))?)
         .map_err(|e| diverge("creation", e.to_string()))?;
-    record.timings.insert("create", start.elapsed());
+    let mut before = WorldStats::default();
+    record.phase_done("create", start, world, &mut before);
 
     let start = Instant::now();
     let mut backups = 0;
@@ -163,7 +183,7 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
         let seen = observe(world, history).await.map_err(|m| diverge(&phase, m))?;
         model.apply(op, &seen).map_err(|e| diverge(&phase, e.to_string()))?;
     }
-    record.timings.insert("ops", start.elapsed());
+    record.phase_done("ops", start, world, &mut before);
 
     let start = Instant::now();
     let predictions = model.predict().map_err(|e| diverge("disaster", e.to_string()))?;
@@ -211,7 +231,7 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
         compare(&p.after_settle, &report).map_err(|m| diverge("after settle", m))?;
         reports.push(report);
     }
-    record.timings.insert("recover", start.elapsed());
+    record.phase_done("recover", start, world, &mut before);
 
     let start = Instant::now();
     for report in &reports {
@@ -231,7 +251,7 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
     for p in &predictions {
         verify_end(world, p, record).await.map_err(|m| diverge("after mitigation", m))?;
     }
-    record.timings.insert("verify", start.elapsed());
+    record.phase_done("verify", start, world, &mut before);
     Ok(())
 }
 

@@ -166,6 +166,12 @@ impl Site {
         self.changes.send_modify(|n| *n += 1);
     }
 
+    /// Counts inventory changes (VMs created, powered, deleted): equal generations mean nothing
+    /// changed in between.
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
     /// Wakes when the inventory changes.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

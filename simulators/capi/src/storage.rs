@@ -83,6 +83,7 @@ impl Volume {
 #[derive(Debug, Clone, Default)]
 pub struct Datastore {
     volumes: Arc<Mutex<BTreeMap<String, Volume>>>,
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Datastore {
@@ -95,9 +96,21 @@ impl Datastore {
         self.volumes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The lock, for a change: the generation moves.
+    fn lock_mut(&self) -> MutexGuard<'_, BTreeMap<String, Volume>> {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock()
+    }
+
+    /// Counts changes (volumes created or deleted, files written or removed, attempts
+    /// included): equal generations mean nothing changed in between.
+    pub fn generation(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Creates an empty volume.
     pub fn create_volume(&self, handle: &str, capacity: u64, driver: &str) -> Result<(), StorageError> {
-        let mut volumes = self.lock();
+        let mut volumes = self.lock_mut();
         if volumes.contains_key(handle) {
             return Err(StorageError::VolumeExists { handle: handle.into() });
         }
@@ -115,7 +128,7 @@ impl Datastore {
 
     /// Deletes a volume and its files.
     pub fn delete_volume(&self, handle: &str) -> Result<Volume, StorageError> {
-        self.lock()
+        self.lock_mut()
             .remove(handle)
             .ok_or_else(|| StorageError::VolumeNotFound { handle: handle.into() })
     }
@@ -141,7 +154,7 @@ impl Datastore {
     /// Writes (creates or replaces) a file; fails when the volume would exceed its capacity.
     pub fn write_file(&self, handle: &str, path: &str, data: &[u8]) -> Result<(), StorageError> {
         check_path(handle, path)?;
-        let mut volumes = self.lock();
+        let mut volumes = self.lock_mut();
         let volume = volumes
             .get_mut(handle)
             .ok_or_else(|| StorageError::VolumeNotFound { handle: handle.into() })?;
@@ -174,7 +187,7 @@ impl Datastore {
 
     /// Removes one file.
     pub fn remove_file(&self, handle: &str, path: &str) -> Result<(), StorageError> {
-        let mut volumes = self.lock();
+        let mut volumes = self.lock_mut();
         let volume = volumes
             .get_mut(handle)
             .ok_or_else(|| StorageError::VolumeNotFound { handle: handle.into() })?;

@@ -58,6 +58,7 @@ pub(crate) struct State {
 #[derive(Debug, Default)]
 pub struct Faults {
     inner: Mutex<FaultState>,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +71,17 @@ impl Faults {
     /// Makes the next `n` authenticated requests fail with 503 `ServiceUnavailable`.
     pub fn fail_next(&self, n: u32) {
         self.lock().fail_next = n;
+        self.bump();
+    }
+
+    /// Counts what may change what the store answers: writes and deletes tried, injected faults
+    /// set or used up, buckets removed. Equal generations mean the store answers as before.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many injected failures are still to come.
@@ -85,6 +97,7 @@ impl Faults {
         } else {
             state.read_only.remove(bucket);
         }
+        self.bump();
     }
 
     fn lock(&self) -> MutexGuard<'_, FaultState> {
@@ -94,6 +107,9 @@ impl Faults {
     /// Applies the faults to one request on `bucket` (empty for service-level requests).
     fn check(&self, bucket: &str, write: bool) -> S3Result<()> {
         let mut state = self.lock();
+        if write || state.fail_next > 0 {
+            self.bump();
+        }
         if state.fail_next > 0 {
             state.fail_next -= 1;
             return Err(s3_error!(ServiceUnavailable, "injected fault: service unavailable"));

@@ -497,6 +497,12 @@ impl RunningStore {
         }
     }
 
+    /// The embedded store's generation ([`S3Server::generation`]); `None` for a container or an
+    /// external endpoint, whose changes cannot be seen from here.
+    pub fn generation(&self) -> Option<u64> {
+        self.embedded_server().map(S3Server::generation)
+    }
+
     /// The container's id; `None` for other backends.
     pub fn container_id(&self) -> Option<&str> {
         match &self.guard {

@@ -167,7 +167,13 @@ impl S3Server {
     /// Removes a bucket and everything in it at once, as an operator (or a disaster) would;
     /// returns whether it existed.
     pub fn remove_bucket(&self, bucket: &str) -> bool {
+        self.backend.faults.bump();
         self.backend.lock().buckets.remove(bucket).is_some()
+    }
+
+    /// See [`Faults::generation`]: equal generations mean the store answers as before.
+    pub fn generation(&self) -> u64 {
+        self.backend.faults.generation()
     }
 }
 
