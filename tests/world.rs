@@ -112,3 +112,55 @@ async fn the_same_seed_builds_the_same_world() {
     let (other, _) = names(22).await;
     assert_ne!(first, other, "another seed, other names");
 }
+
+/// While a command runs with the clock still, rounds whose inputs are those of a round that
+/// wrote nothing are skipped — and a write, or a change at the Site, makes the next round run
+/// and the controllers react.
+#[tokio::test]
+async fn quiet_rounds_are_skipped_until_something_changes() {
+    use drdrill_apis::capi::{Machine, MachineDeployment};
+    use kube::api::{ListParams, Patch, PatchParams};
+
+    let world = World::create(
+        ManagementConfig::runbook_example("tkg-mgmt-vc"),
+        Topology::runbook_t(7, 1),
+        &mut |_| {},
+    )
+    .await
+    .expect("world");
+    let before = world.stats();
+    world
+        .alongside(tokio::time::sleep(std::time::Duration::from_millis(300)))
+        .await
+        .expect("rounds run beside the command");
+    let quiet = world.stats();
+    assert!(quiet.skipped_rounds > before.skipped_rounds, "{before:?} then {quiet:?}");
+    assert!(quiet.api_requests > before.api_requests, "the rounds that ran read the servers");
+
+    // A write while the world is quiet: the next round runs and the MachineSet grows.
+    let client = world.mgmt_client().expect("client");
+    let mds = Api::<MachineDeployment>::namespaced(client.clone(), "default");
+    let md = mds.list(&ListParams::default()).await.expect("deployments").items.remove(0);
+    let md_name = kube::ResourceExt::name_any(&md);
+    let replicas = md.spec.replicas.unwrap_or(1);
+    world
+        .alongside(async {
+            mds.patch(
+                &md_name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"replicas": replicas + 1}})),
+            )
+            .await
+            .expect("scale up");
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        })
+        .await
+        .expect("rounds");
+    let selector = format!("cluster.x-k8s.io/deployment-name={md_name}");
+    let machines = Api::<Machine>::namespaced(client, "default")
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .expect("machines");
+    assert_eq!(machines.items.len(), (replicas + 1) as usize, "the write was acted upon");
+    assert!(world.stats().rounds > quiet.rounds, "rounds ran after the write");
+}
