@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rehearse Kubernetes disaster recovery on an embedded simulator.
 #[derive(Debug, Parser)]
 #[command(name = "drdrill", version, about)]
