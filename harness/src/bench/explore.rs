@@ -49,6 +49,14 @@ pub struct ExploreRow {
     pub per_second: f64,
     /// Wall time per phase, summed over runs (ms): create, ops, recover, verify.
     pub phases_ms: Vec<(String, f64)>,
+    /// CPU seconds used per history, this process and its kubectl children together.
+    pub cpu_s_per_history: f64,
+    /// World rounds run per history.
+    pub rounds_per_history: f64,
+    /// World rounds skipped per history (nothing had changed since a round that wrote nothing).
+    pub skipped_rounds_per_history: f64,
+    /// Requests the world's API servers answered per history.
+    pub requests_per_history: f64,
     /// The divergence found, if any (a benchmark of a failing exploration is marked so).
     pub divergence: Option<String>,
 }
@@ -87,6 +95,11 @@ impl ExploreReport {
                     format!("{:.2}", row.per_second),
                     format!(">= {:.0}", self.input.target_per_second),
                     phases.join(", "),
+                    format!("{:.2}", row.cpu_s_per_history),
+                    format!(
+                        "{:.0} (+{:.0}) / {:.0}",
+                        row.rounds_per_history, row.skipped_rounds_per_history, row.requests_per_history
+                    ),
                     if row.divergence.is_none() { "MATCHED" } else { "DIVERGED" }.to_string(),
                 ]
             })
@@ -100,6 +113,8 @@ impl ExploreReport {
                 "PER S",
                 "TARGET",
                 "S PER HISTORY BY PHASE",
+                "CPU S PER HISTORY",
+                "ROUNDS (+SKIPPED) / API REQUESTS PER HISTORY",
                 "MODEL",
             ],
             &rows,
@@ -130,9 +145,13 @@ pub async fn run(input: &ExploreBenchInput, progress: &mut dyn FnMut(&str)) -> R
             jobs,
             ..ExploreOptions::default()
         };
+        let cpu_before = super::cpu_seconds()?;
         let summary = explore(input.cases, input.seed, &options, |_| {})
             .await
             .map_err(|e| BenchError::Explore(e.to_string()))?;
+        let cpu = super::cpu_seconds()? - cpu_before;
+        let runs = f64::from(summary.runs.max(1));
+        let total = |f: fn(&crate::world::WorldStats) -> f64| summary.work.values().map(f).sum::<f64>() / runs;
         rows.push(ExploreRow {
             jobs,
             passed: summary.passed,
@@ -144,6 +163,10 @@ pub async fn run(input: &ExploreBenchInput, progress: &mut dyn FnMut(&str)) -> R
                 .iter()
                 .map(|(name, d)| (name.to_string(), d.as_secs_f64() * 1000.0))
                 .collect(),
+            cpu_s_per_history: cpu / runs,
+            rounds_per_history: total(|w| w.rounds as f64),
+            skipped_rounds_per_history: total(|w| w.skipped_rounds as f64),
+            requests_per_history: total(|w| w.api_requests as f64),
             divergence: summary.failure.as_ref().map(|f| f.divergence.to_string()),
         });
     }
@@ -173,6 +196,10 @@ mod tests {
                 ("recover".to_string(), 23_200.0),
                 ("verify".to_string(), 7_600.0),
             ],
+            cpu_s_per_history: 1.375,
+            rounds_per_history: 90.4,
+            skipped_rounds_per_history: 41.0,
+            requests_per_history: 15_034.2,
             divergence: divergence.map(str::to_string),
         };
         let report = ExploreReport {
@@ -191,5 +218,14 @@ mod tests {
             ],
         };
         crate::report::assert_golden("bench_explore_table.txt", &report.table());
+    }
+
+    #[test]
+    fn cpu_seconds_come_from_the_four_time_fields_of_proc_stat() {
+        let line = "4242 (drdrill history) R 1 2 3 4 5 6 7 8 9 10 250 50 700 100 20 0 4 0 5 6 7\n";
+        let secs = super::super::parse_cpu_seconds(line).expect("parses");
+        assert!((secs - 11.0).abs() < 1e-9, "{secs}");
+        assert!(super::super::parse_cpu_seconds("no parenthesis").is_err());
+        assert!(super::super::parse_cpu_seconds("1 (x) R 1 2").is_err());
     }
 }

@@ -250,6 +250,29 @@ pub fn write_block(path: &Path, name: &str, body: &str) -> std::io::Result<()> {
     std::fs::write(path, replace_block(&existing, name, body))
 }
 
+/// CPU seconds this process and its waited-for children (kubectl…) have used so far: utime,
+/// stime, cutime and cstime of `/proc/self/stat` (Linux only; clock ticks of 1/100 s).
+pub fn cpu_seconds() -> Result<f64, BenchError> {
+    let text = std::fs::read_to_string("/proc/self/stat")
+        .map_err(|e| BenchError::Setup(format!("reading /proc/self/stat for the CPU time: {e}")))?;
+    parse_cpu_seconds(&text)
+}
+
+/// The CPU seconds of a `/proc/<pid>/stat` line (fields 14–17, after the parenthesised name).
+pub fn parse_cpu_seconds(text: &str) -> Result<f64, BenchError> {
+    let bad = || BenchError::Setup(format!("/proc/self/stat is not as expected: {:?}", text.trim()));
+    let after_name = text.rsplit_once(')').ok_or_else(bad)?.1;
+    // After the name: state (field 3), …; utime is field 14, so the 12th after the name.
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..15)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|f| f.parse::<u64>().map_err(|_| bad()))
+        .sum::<Result<u64, _>>()?;
+    Ok(ticks as f64 / 100.0)
+}
+
 /// The process's memory as `/proc/self/status` reports it, in KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MemoryStatus {
