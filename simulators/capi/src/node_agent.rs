@@ -2,7 +2,7 @@
 //!
 //! A running VM's kubelet registers its Node (re-registering it if someone deleted the Node
 //! while the VM still runs, as a real kubelet does), posts Ready with a heartbeat and renews
-//! its Lease. A powered-off or deleted VM posts nothing; the node lifecycle controller then
+//! its Lease every [`NODE_STATUS_UPDATE`] of the cluster's clock. A powered-off or deleted VM posts nothing; the node lifecycle controller then
 //! marks its Node `Ready=Unknown` once the grace period has passed on the cluster's clock.
 
 use std::sync::Arc;
@@ -19,6 +19,10 @@ use crate::site::{PowerState, Site, Vm, VmRole};
 
 /// kube-controller-manager's default `--node-monitor-grace-period`.
 pub const NODE_MONITOR_GRACE: Duration = Duration::from_secs(40);
+
+/// The kubelet's default `nodeStatusUpdateFrequency`: how often a healthy kubelet posts its
+/// status (and, here, renews its Lease).
+pub const NODE_STATUS_UPDATE: Duration = Duration::from_secs(10);
 
 /// What one kubelet pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -78,71 +82,58 @@ impl NodeAgent {
         }))
     }
 
-    /// One pass of every running VM's kubelet.
+    /// One pass of every running VM's kubelet: an unregistered VM registers its Node; a
+    /// registered one posts its status and renews its Lease when [`NODE_STATUS_UPDATE`] has
+    /// passed since its last heartbeat, or at once when its Node is not Ready or still carries
+    /// the unreachable taints (a kubelet that comes back reports right away).
     pub async fn sync(&self) -> Result<AgentReport, kube::Error> {
         let nodes: Api<Node> = Api::all(self.client.clone());
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), "kube-node-lease");
         let mut report = AgentReport::default();
         let now_ts = self.clock.now();
         let now = k8s_time(now_ts);
-        for vm in self.site.vms_of(&self.cluster).into_iter().filter(|v| v.power == PowerState::On) {
-            match nodes.get(&vm.name).await {
-                Err(e) if is_not_found(&e) => {
+        let vms: Vec<Vm> = self
+            .site
+            .vms_of(&self.cluster)
+            .into_iter()
+            .filter(|v| v.power == PowerState::On)
+            .collect();
+        if vms.is_empty() {
+            return Ok(report);
+        }
+        let mut registered: std::collections::BTreeMap<String, Node> = nodes
+            .list(&Default::default())
+            .await?
+            .into_iter()
+            .map(|n| (n.name_any(), n))
+            .collect();
+        let update = jiff::SignedDuration::try_from(NODE_STATUS_UPDATE).unwrap_or(jiff::SignedDuration::MAX);
+        for vm in vms {
+            match registered.remove(&vm.name) {
+                None => {
                     let node = self.new_node(&vm, &now).map_err(kube::Error::SerdeError)?;
                     nodes.create(&PostParams::default(), &node).await?;
                     report.registered.push(vm.name.clone());
                 }
-                Err(e) => return Err(e),
-                Ok(node) => {
-                    let mut conditions: Vec<serde_json::Value> = node
+                Some(node) => {
+                    let ready = node
                         .status
                         .as_ref()
                         .and_then(|s| s.conditions.as_ref())
-                        .map(|cs| {
-                            cs.iter()
-                                .filter(|c| c.type_ != "Ready")
-                                .filter_map(|c| serde_json::to_value(c).ok())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let was_ready = node
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-                        .filter(|c| c.status == "True")
-                        .and_then(|c| c.last_transition_time.as_ref())
-                        .map(|t| t.0.to_string());
-                    let mut ready = self.ready_condition(&now);
-                    if let Some(since) = was_ready {
-                        ready["lastTransitionTime"] = json!(since);
-                    }
-                    conditions.push(ready);
-                    let status = json!({"status": {"conditions": conditions}});
-                    nodes
-                        .patch_status(&node.name_any(), &PatchParams::default(), &Patch::Merge(status))
-                        .await?;
-                    // A recovered kubelet clears the unreachable taints the lifecycle controller set.
-                    let taints: Vec<serde_json::Value> = node
+                        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+                    let unreachable = node
                         .spec
                         .as_ref()
                         .and_then(|s| s.taints.as_ref())
-                        .map(|ts| {
-                            ts.iter()
-                                .filter(|t| t.key != "node.kubernetes.io/unreachable")
-                                .filter_map(|t| serde_json::to_value(t).ok())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if taints.len() != node.spec.as_ref().and_then(|s| s.taints.as_ref()).map_or(0, Vec::len) {
-                        nodes
-                            .patch(
-                                &node.name_any(),
-                                &PatchParams::default(),
-                                &Patch::Merge(json!({"spec": {"taints": taints}})),
-                            )
-                            .await?;
+                        .is_some_and(|ts| ts.iter().any(|t| t.key == "node.kubernetes.io/unreachable"));
+                    let recent = ready
+                        .filter(|c| c.status == "True")
+                        .and_then(|c| c.last_heartbeat_time.as_ref())
+                        .is_some_and(|beat| now_ts.duration_since(beat.0) < update);
+                    if recent && !unreachable {
+                        continue;
                     }
+                    self.post_status(&nodes, &node, &now).await?;
                 }
             }
             let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -154,6 +145,60 @@ impl NodeAgent {
             report.heartbeats.push(vm.name.clone());
         }
         Ok(report)
+    }
+
+    /// Posts Ready with a heartbeat at `now` (keeping when it became Ready) and clears the
+    /// unreachable taints the lifecycle controller set.
+    async fn post_status(&self, nodes: &Api<Node>, node: &Node, now: &str) -> Result<(), kube::Error> {
+        let mut conditions: Vec<serde_json::Value> = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .map(|cs| {
+                cs.iter()
+                    .filter(|c| c.type_ != "Ready")
+                    .filter_map(|c| serde_json::to_value(c).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let was_ready = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+            .filter(|c| c.status == "True")
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0.to_string());
+        let mut ready = self.ready_condition(now);
+        if let Some(since) = was_ready {
+            ready["lastTransitionTime"] = json!(since);
+        }
+        conditions.push(ready);
+        let status = json!({"status": {"conditions": conditions}});
+        nodes
+            .patch_status(&node.name_any(), &PatchParams::default(), &Patch::Merge(status))
+            .await?;
+        let taints: Vec<serde_json::Value> = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .map(|ts| {
+                ts.iter()
+                    .filter(|t| t.key != "node.kubernetes.io/unreachable")
+                    .filter_map(|t| serde_json::to_value(t).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if taints.len() != node.spec.as_ref().and_then(|s| s.taints.as_ref()).map_or(0, Vec::len) {
+            nodes
+                .patch(
+                    &node.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"taints": taints}})),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drdrill_capi_sim::{NodeAgent, NodeLifecycle, Site, VmRole, VmSpec};
-use drdrill_kube_sim::clock::VirtualClock;
+use drdrill_kube_sim::clock::{Clock, VirtualClock};
 use drdrill_kube_sim::{ApiServer, ServerOptions};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
@@ -142,4 +142,43 @@ async fn vms_register_heartbeat_and_go_silent() {
     site.delete_vm("tkg-vc-antrea-md-0-1").expect("delete vm");
     assert!(agent.sync().await.expect("sync").registered.is_empty());
     assert!(nodes.get_opt("tkg-vc-antrea-md-0-1").await.expect("get").is_none());
+}
+
+/// A healthy kubelet posts its status and renews its Lease every 10 s of the cluster's clock
+/// (kubelet's nodeStatusUpdateFrequency), not on every pass.
+#[tokio::test]
+async fn heartbeats_follow_the_node_status_update_frequency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = VirtualClock::starting_at("2022-12-07T17:10:42Z".parse().expect("time"));
+    let (_server, client) = workload_cluster(&clock, dir.path()).await;
+    let site = Site::new("vc01", &["esx-1"], 7, Arc::new(clock.clone()));
+    site.create_vm(VmSpec {
+        name: "wc-md-0-1".into(),
+        cluster: "wc".into(),
+        role: VmRole::Worker,
+        kubelet_version: "v1.24.10+vmware.1".into(),
+    })
+    .expect("vm");
+    let agent = NodeAgent::new(site.clone(), "wc", client.clone(), Arc::new(clock.clone()));
+    let first = agent.sync().await.expect("register");
+    assert_eq!(first.registered, ["wc-md-0-1"]);
+    assert_eq!(first.heartbeats, ["wc-md-0-1"], "a new node renews its lease at once");
+    clock.advance(Duration::from_secs(5));
+    assert!(
+        agent.sync().await.expect("sync").heartbeats.is_empty(),
+        "5 s after the last heartbeat"
+    );
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(agent.sync().await.expect("sync").heartbeats, ["wc-md-0-1"], "10 s after");
+    let nodes: Api<Node> = Api::all(client.clone());
+    let beat = nodes
+        .get("wc-md-0-1")
+        .await
+        .expect("node")
+        .status
+        .and_then(|s| s.conditions)
+        .and_then(|cs| cs.into_iter().find(|c| c.type_ == "Ready"))
+        .and_then(|c| c.last_heartbeat_time)
+        .expect("a heartbeat");
+    assert_eq!(beat.0, clock.now(), "the status carries the new heartbeat");
 }
