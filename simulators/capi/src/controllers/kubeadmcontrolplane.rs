@@ -97,8 +97,8 @@ use serde_json::json;
 
 use super::machineset::{CLONED_FROM_GROUPKIND_ANNOTATION, CLONED_FROM_NAME_ANNOTATION, api_resource, clone_template};
 use super::{
-    Context, ControllerError, NameGenerator, Reconciler, Report, WorkloadClusters, controller_of, ensure_owner_ref, false_condition,
-    get_cluster, is_controlled_by, is_not_found, is_paused, key, run_every, selector_matches, selector_string, set_condition,
+    Context, ControllerError, NameGenerator, PassClusters, Reconciler, Report, WorkloadClusters, controller_of, ensure_owner_ref,
+    false_condition, is_controlled_by, is_not_found, is_paused, key, run_every, selector_matches, selector_string, set_condition,
     true_condition,
 };
 
@@ -382,8 +382,9 @@ impl KubeadmControlPlaneController {
             .await
             .ctx(|| "list KubeadmControlPlanes".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for kcp in list {
-            self.reconcile(&kcp, &mut report).await?;
+            self.reconcile(&kcp, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -393,13 +394,13 @@ impl KubeadmControlPlaneController {
         run_every(self, "kubeadmcontrolplane", period).await;
     }
 
-    async fn reconcile(&self, kcp: &KubeadmControlPlane, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, kcp: &KubeadmControlPlane, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = kcp.namespace().unwrap_or_default();
         // `util.GetOwnerCluster`: wait for the Cluster controller to set the ownerReference.
         let Some(owner) = kcp.owner_references().iter().find(|r| r.kind == "Cluster").cloned() else {
             return Ok(());
         };
-        let cluster = get_cluster(&self.client, &ns, &owner.name).await?;
+        let cluster = clusters.get(&ns, &owner.name).await?;
         if is_paused(cluster.as_ref(), kcp.meta()) {
             report.paused.push(key("KubeadmControlPlane", kcp));
             return Ok(());

@@ -42,7 +42,7 @@ use serde_json::json;
 
 use super::machineset::api_resource;
 use super::{
-    Context, ControllerError, Reconciler, Report, WorkloadClusters, ensure_owner_ref, false_condition, get_cluster, is_not_found,
+    Context, ControllerError, PassClusters, Reconciler, Report, WorkloadClusters, ensure_owner_ref, false_condition, is_not_found,
     is_paused, key, run_every, set_condition, true_condition,
 };
 
@@ -67,8 +67,9 @@ impl MachineController {
             .await
             .ctx(|| "list Machines".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for m in machines {
-            self.reconcile(&m, &mut report).await?;
+            self.reconcile(&m, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -88,9 +89,9 @@ impl MachineController {
         ))
     }
 
-    async fn reconcile(&self, m: &Machine, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, m: &Machine, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = m.namespace().unwrap_or_default();
-        let cluster = get_cluster(&self.client, &ns, &m.spec.cluster_name).await?;
+        let cluster = clusters.get(&ns, &m.spec.cluster_name).await?;
         if is_paused(cluster.as_ref(), m.meta()) {
             report.paused.push(key("Machine", m));
             return Ok(());

@@ -28,7 +28,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 use super::{
-    ALPHANUMS, Context, ControllerError, Reconciler, Report, controller_of, ensure_owner_ref, get_cluster, is_controlled_by, is_paused,
+    ALPHANUMS, Context, ControllerError, PassClusters, Reconciler, Report, controller_of, ensure_owner_ref, is_controlled_by, is_paused,
     key, run_every, selector_is_empty, selector_matches, selector_string,
 };
 
@@ -109,8 +109,9 @@ impl MachineDeploymentController {
             .await
             .ctx(|| "list MachineDeployments".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for md in mds {
-            self.reconcile(&md, &mut report).await?;
+            self.reconcile(&md, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -120,9 +121,9 @@ impl MachineDeploymentController {
         run_every(self, "machinedeployment", period).await;
     }
 
-    async fn reconcile(&self, md: &MachineDeployment, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, md: &MachineDeployment, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = md.namespace().unwrap_or_default();
-        let cluster = get_cluster(&self.client, &ns, &md.spec.cluster_name).await?;
+        let cluster = clusters.get(&ns, &md.spec.cluster_name).await?;
         if is_paused(cluster.as_ref(), md.meta()) {
             report.paused.push(key("MachineDeployment", md));
             return Ok(());

@@ -49,7 +49,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{
-    Context, ControllerError, Reconciler, Report, WorkloadClusters, ensure_owner_ref, false_condition, get_cluster, is_not_found,
+    Context, ControllerError, PassClusters, Reconciler, Report, WorkloadClusters, ensure_owner_ref, false_condition, is_not_found,
     is_paused, key, run_every, selector_matches, selector_string, set_condition, true_condition,
 };
 
@@ -161,8 +161,9 @@ impl MachineHealthCheckController {
             .await
             .ctx(|| "list MachineHealthChecks".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for mhc in checks {
-            self.reconcile(&mhc, &mut report).await?;
+            self.reconcile(&mhc, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -172,9 +173,9 @@ impl MachineHealthCheckController {
         run_every(self, "machinehealthcheck", period).await;
     }
 
-    async fn reconcile(&self, mhc: &MachineHealthCheck, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, mhc: &MachineHealthCheck, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = mhc.namespace().unwrap_or_default();
-        let cluster = get_cluster(&self.client, &ns, &mhc.spec.cluster_name).await?;
+        let cluster = clusters.get(&ns, &mhc.spec.cluster_name).await?;
         if is_paused(cluster.as_ref(), mhc.meta()) {
             report.paused.push(key("MachineHealthCheck", mhc));
             return Ok(());

@@ -38,8 +38,8 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{
-    Context, ControllerError, NameGenerator, Reconciler, Report, WorkloadClusters, controller_of, ensure_owner_ref, false_condition,
-    get_cluster, is_controlled_by, is_not_found, is_paused, key, run_every, selector_matches, selector_string, set_condition,
+    Context, ControllerError, NameGenerator, PassClusters, Reconciler, Report, WorkloadClusters, controller_of, ensure_owner_ref,
+    false_condition, is_controlled_by, is_not_found, is_paused, key, run_every, selector_matches, selector_string, set_condition,
     true_condition,
 };
 
@@ -106,8 +106,9 @@ impl MachineSetController {
             .await
             .ctx(|| "list MachineSets".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for ms in sets {
-            self.reconcile(&ms, &mut report).await?;
+            self.reconcile(&ms, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -142,9 +143,9 @@ impl MachineSetController {
         }
     }
 
-    async fn reconcile(&self, ms: &MachineSet, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, ms: &MachineSet, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = ms.namespace().unwrap_or_default();
-        let cluster = get_cluster(&self.client, &ns, &ms.spec.cluster_name).await?;
+        let cluster = clusters.get(&ns, &ms.spec.cluster_name).await?;
         if is_paused(cluster.as_ref(), ms.meta()) {
             report.paused.push(key("MachineSet", ms));
             return Ok(());

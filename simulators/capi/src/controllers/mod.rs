@@ -230,12 +230,42 @@ pub(crate) fn key(kind: &str, obj: &impl ResourceExt) -> String {
     format!("{kind}/{}", obj.name_any())
 }
 
-/// The Cluster an object belongs to, if it exists.
-pub(crate) async fn get_cluster(client: &Client, namespace: &str, name: &str) -> Result<Option<Cluster>, ControllerError> {
-    Api::<Cluster>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .ctx(|| format!("get Cluster {namespace}/{name}"))
+/// The Clusters as one controller pass sees them: listed once, when first asked for — the
+/// view an informer cache gives a controller at the start of its pass (no controller but the
+/// Cluster controller writes Clusters) — instead of a GET per object reconciled.
+pub(crate) struct PassClusters {
+    client: Client,
+    listed: tokio::sync::OnceCell<BTreeMap<(String, String), Cluster>>,
+}
+
+impl PassClusters {
+    /// Nothing listed yet.
+    pub(crate) fn new(client: &Client) -> Self {
+        PassClusters {
+            client: client.clone(),
+            listed: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The Cluster an object belongs to, if it exists.
+    pub(crate) async fn get(&self, namespace: &str, name: &str) -> Result<Option<Cluster>, ControllerError> {
+        let all = self
+            .listed
+            .get_or_try_init(|| async {
+                let list = Api::<Cluster>::all(self.client.clone())
+                    .list(&Default::default())
+                    .await
+                    .ctx(|| "list Clusters".into())?;
+                Ok::<_, ControllerError>(
+                    list.items
+                        .into_iter()
+                        .map(|c| ((c.namespace().unwrap_or_default(), c.name_any()), c))
+                        .collect(),
+                )
+            })
+            .await?;
+        Ok(all.get(&(namespace.to_string(), name.to_string())).cloned())
+    }
 }
 
 /// Upstream's `annotations.IsPaused(cluster, obj)`: the Cluster is paused or the object has

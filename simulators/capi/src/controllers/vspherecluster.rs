@@ -15,7 +15,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use std::sync::Arc;
 
-use super::{Context, ControllerError, Reconciler, Report, get_cluster, is_paused, key, run_every, set_condition, true_condition};
+use super::{Context, ControllerError, PassClusters, Reconciler, Report, is_paused, key, run_every, set_condition, true_condition};
 
 /// CAPV's `VCenterAvailableCondition`.
 pub const VCENTER_AVAILABLE: &str = "VCenterAvailable";
@@ -39,8 +39,9 @@ impl VSphereClusterController {
             .await
             .ctx(|| "list VSphereClusters".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for vc in list {
-            self.reconcile(&vc, &mut report).await?;
+            self.reconcile(&vc, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -50,12 +51,12 @@ impl VSphereClusterController {
         run_every(self, "vspherecluster", period).await;
     }
 
-    async fn reconcile(&self, vc: &VSphereCluster, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, vc: &VSphereCluster, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = vc.namespace().unwrap_or_default();
         let Some(owner) = vc.owner_references().iter().find(|r| r.kind == "Cluster").map(|r| r.name.clone()) else {
             return Ok(());
         };
-        let cluster = get_cluster(&self.client, &ns, &owner).await?;
+        let cluster = clusters.get(&ns, &owner).await?;
         if is_paused(cluster.as_ref(), vc.meta()) {
             report.paused.push(key("VSphereCluster", vc));
             return Ok(());

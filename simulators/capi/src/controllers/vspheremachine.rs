@@ -38,7 +38,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{
-    Context, ControllerError, Reconciler, Report, false_condition, get_cluster, is_paused, key, run_every, set_condition, true_condition,
+    Context, ControllerError, PassClusters, Reconciler, Report, false_condition, is_paused, key, run_every, set_condition, true_condition,
 };
 use crate::site::{PowerState, Site, Vm, VmRole, VmSpec};
 
@@ -96,8 +96,9 @@ impl VSphereMachineController {
             .await
             .ctx(|| "list VSphereMachines".into())?;
         let mut report = Report::default();
+        let clusters = PassClusters::new(&self.client);
         for vsm in vsms {
-            self.reconcile(&vsm, &mut report).await?;
+            self.reconcile(&vsm, &clusters, &mut report).await?;
         }
         Ok(report)
     }
@@ -119,7 +120,7 @@ impl VSphereMachineController {
         }
     }
 
-    async fn reconcile(&self, vsm: &VSphereMachine, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, vsm: &VSphereMachine, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
         let ns = vsm.namespace().unwrap_or_default();
         let api: Api<VSphereMachine> = Api::namespaced(self.client.clone(), &ns);
         let owner = vsm.owner_references().iter().find(|r| r.kind == "Machine").map(|r| r.name.clone());
@@ -135,7 +136,7 @@ impl VSphereMachineController {
             .map(|m| m.spec.cluster_name.clone())
             .or_else(|| vsm.labels().get(CLUSTER_NAME_LABEL).cloned());
         let cluster = match &cluster_name {
-            Some(c) => get_cluster(&self.client, &ns, c).await?,
+            Some(c) => clusters.get(&ns, c).await?,
             None => None,
         };
         if is_paused(cluster.as_ref(), vsm.meta()) {
