@@ -613,7 +613,9 @@ impl World {
         self.rounds.fetch_add(1, Relaxed);
         *quiet_at() = None;
         let changed = self.run_round(report).await?;
-        if inputs.is_some() && self.round_inputs() == inputs {
+        // Quiet means it wrote nothing and reported nothing (a write that changes nothing does
+        // not move the resourceVersion, but its controller still reports it).
+        if !changed && inputs.is_some() && self.round_inputs() == inputs {
             *quiet_at() = inputs;
         }
         Ok(changed)

@@ -124,3 +124,29 @@ async fn a_server_not_in_this_process_is_reached_over_https() {
         .expect_err("nothing listens there");
     assert!(!err.to_string().contains("is not serving"), "went through a loopback: {err}");
 }
+
+#[tokio::test]
+async fn loopback_watch_is_cut_by_an_outage_even_if_the_server_is_back_before_it_is_read() {
+    let mut server = start().await;
+    let api = Api::<ConfigMap>::namespaced(
+        drdrill_kube_sim::client::connect(config(&server, None).await).expect("client"),
+        "default",
+    );
+    let mut events = api.watch(&WatchParams::default(), "0").await.expect("watch").boxed();
+    server.go_offline();
+    server.come_online().await.expect("online again");
+    api.create(&PostParams::default(), &config_map("c"))
+        .await
+        .expect("create after the outage");
+    let next = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.next().await {
+                Some(Ok(WatchEvent::Bookmark(_))) => continue,
+                other => return other.map(|e| e.map(|e| format!("{e:?}"))),
+            }
+        }
+    })
+    .await
+    .expect("the watch answers in time");
+    assert!(next.is_none(), "the watch outlived the outage: {next:?}");
+}

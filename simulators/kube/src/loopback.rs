@@ -1,10 +1,14 @@
 //! The loopback: requests from clients living in the same process — the simulated cluster's own
 //! controllers, as kube-apiserver's loopback client serves its own — handed to the server
 //! without a socket or TLS. Every request still goes through the whole HTTP layer (the bearer
-//! token is checked, content is negotiated, bodies are limited) and answers exactly what a TLS
-//! connection would; only the transport is gone. While the server is offline a loopback request
-//! fails as a refused connection would, and a watch served through the loopback ends when the
-//! server goes offline, as a cut connection does.
+//! token is checked, content is negotiated, bodies are limited) and gets the answer a TLS
+//! connection would. What the transport did and the loopback does not: no certificate is
+//! verified (a kubeconfig with the wrong CA still works), and kube-rs's default retry and
+//! timeout layers are not stacked (the server never answers 429/503/504, and answers at once).
+//! While the server is offline a loopback request fails as a refused connection would, and a
+//! watch served through the loopback ends once the server has gone offline (even if it came
+//! back before the watch was read again), as a cut connection does — cleanly, where a cut TLS
+//! stream ends with an error.
 //!
 //! Servers register their URL when they start; [`lookup`] finds a live one by the URL a
 //! kubeconfig names.
@@ -80,8 +84,9 @@ impl Loopback {
     {
         let refused = || LoopbackError::Refused(self.url.clone());
         let shared = self.shared.upgrade().ok_or_else(refused)?;
-        let mut offline = shared.serving.subscribe();
-        if !*offline.borrow_and_update() {
+        let mut serving = shared.serving.subscribe();
+        let at_start = *serving.borrow_and_update();
+        if !at_start.online {
             return Err(refused());
         }
         let response = crate::http::handle(shared, req).await;
@@ -91,8 +96,8 @@ impl Loopback {
         // A stream (a watch) ends when the server stops serving, as a cut connection would.
         let (parts, body) = response.into_parts();
         let cut = async move {
-            while *offline.borrow_and_update() {
-                if offline.changed().await.is_err() {
+            while serving.borrow_and_update().outages == at_start.outages {
+                if serving.changed().await.is_err() {
                     return;
                 }
             }

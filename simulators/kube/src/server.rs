@@ -70,6 +70,15 @@ impl Default for ServerOptions {
     }
 }
 
+/// Whether a server serves, and how many times it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serving {
+    /// Accepting requests.
+    pub online: bool,
+    /// Times it went offline.
+    pub outages: u64,
+}
+
 /// What request handlers share.
 #[derive(Debug)]
 pub struct Shared {
@@ -85,9 +94,10 @@ pub struct Shared {
     pub tls: crate::tls::ServerTls,
     /// Requests answered so far (every route, errors included).
     pub requests: std::sync::atomic::AtomicU64,
-    /// Whether the server is serving (loopback requests are refused, and loopback watches cut,
-    /// while it is not).
-    pub serving: tokio::sync::watch::Sender<bool>,
+    /// Whether the server is serving, and how many times it has gone offline (loopback requests
+    /// are refused while it is not serving; a loopback watch is cut when it goes offline, even if
+    /// it comes back before the watch is read again).
+    pub serving: tokio::sync::watch::Sender<Serving>,
 }
 
 impl Shared {
@@ -128,7 +138,7 @@ impl ApiServer {
             addr,
             tls,
             requests: std::sync::atomic::AtomicU64::new(0),
-            serving: tokio::sync::watch::Sender::new(true),
+            serving: tokio::sync::watch::Sender::new(Serving { online: true, outages: 0 }),
         });
         crate::loopback::register(&format!("https://{addr}"), &shared);
         let serving = Some(tokio::spawn(crate::http::serve(listener, shared.clone())));
@@ -234,7 +244,10 @@ impl ApiServer {
     pub fn go_offline(&mut self) {
         if let Some(task) = self.serving.take() {
             task.abort();
-            self.shared.serving.send_replace(false);
+            self.shared.serving.send_modify(|s| {
+                s.online = false;
+                s.outages += 1;
+            });
             tracing::info!(cluster = %self.shared.options.cluster_name, "API server offline");
         }
     }
@@ -271,7 +284,7 @@ impl ApiServer {
             }
         };
         self.serving = Some(tokio::spawn(crate::http::serve(listener, self.shared.clone())));
-        self.shared.serving.send_replace(true);
+        self.shared.serving.send_modify(|s| s.online = true);
         tracing::info!(cluster = %self.shared.options.cluster_name, "API server online again");
         Ok(())
     }
