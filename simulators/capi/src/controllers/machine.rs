@@ -53,6 +53,15 @@ pub struct MachineController {
     clock: Arc<dyn Clock>,
 }
 
+/// Each workload cluster's Nodes as one pass sees them: listed once per cluster, when a Machine
+/// of it first needs its Node (an informer's view), instead of once per Machine. `None`: the
+/// workload cluster did not answer this pass.
+#[derive(Default)]
+struct PassNodes(tokio::sync::Mutex<BTreeMap<ClusterKey, Option<Vec<Node>>>>);
+
+/// A workload cluster's (namespace, name).
+type ClusterKey = (String, String);
+
 impl MachineController {
     /// A controller for the management cluster behind `client`, reaching workload clusters
     /// through `workloads`.
@@ -68,8 +77,9 @@ impl MachineController {
             .ctx(|| "list Machines".into())?;
         let mut report = Report::default();
         let clusters = PassClusters::new(&self.client);
+        let nodes = PassNodes::default();
         for m in machines {
-            self.reconcile(&m, &clusters, &mut report).await?;
+            self.reconcile(&m, &clusters, &nodes, &mut report).await?;
         }
         Ok(report)
     }
@@ -89,7 +99,7 @@ impl MachineController {
         ))
     }
 
-    async fn reconcile(&self, m: &Machine, clusters: &PassClusters, report: &mut Report) -> Result<(), ControllerError> {
+    async fn reconcile(&self, m: &Machine, clusters: &PassClusters, nodes: &PassNodes, report: &mut Report) -> Result<(), ControllerError> {
         let ns = m.namespace().unwrap_or_default();
         let cluster = clusters.get(&ns, &m.spec.cluster_name).await?;
         if is_paused(cluster.as_ref(), m.meta()) {
@@ -185,7 +195,7 @@ impl MachineController {
             report.updated.push(key("Machine", m));
         }
 
-        self.reconcile_node(m, provider_id.as_deref(), &mut status).await?;
+        self.reconcile_node(m, provider_id.as_deref(), nodes, &mut status).await?;
 
         let ready = [BOOTSTRAP_READY, INFRASTRUCTURE_READY]
             .iter()
@@ -262,7 +272,13 @@ impl MachineController {
         Ok(())
     }
 
-    async fn reconcile_node(&self, m: &Machine, provider_id: Option<&str>, status: &mut MachineStatus) -> Result<(), ControllerError> {
+    async fn reconcile_node(
+        &self,
+        m: &Machine,
+        provider_id: Option<&str>,
+        pass_nodes: &PassNodes,
+        status: &mut MachineStatus,
+    ) -> Result<(), ControllerError> {
         let clock = self.clock.as_ref();
         let ns = m.namespace().unwrap_or_default();
         let Some(provider_id) = provider_id else {
@@ -277,12 +293,23 @@ impl MachineController {
             return Ok(()); // upstream: the cluster cache tracker has no connection yet; requeue
         };
         let nodes: Api<Node> = Api::all(client);
-        let list = match nodes.list(&ListParams::default()).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::info!(machine = %m.name_any(), error = %e, "workload cluster unreachable");
-                return Ok(());
+        let listed = {
+            let mut cache = pass_nodes.0.lock().await;
+            let key = (ns.clone(), m.spec.cluster_name.clone());
+            if !cache.contains_key(&key) {
+                let list = match nodes.list(&ListParams::default()).await {
+                    Ok(l) => Some(l.items),
+                    Err(e) => {
+                        tracing::info!(machine = %m.name_any(), error = %e, "workload cluster unreachable");
+                        None
+                    }
+                };
+                cache.insert(key.clone(), list);
             }
+            cache.get(&key).cloned().flatten()
+        };
+        let Some(list) = listed else {
+            return Ok(());
         };
         let node = list
             .into_iter()
