@@ -400,6 +400,7 @@ pub(crate) async fn reconcile(
                     field_manager: Some("kube-controller-manager".into()),
                     ..PostParams::default()
                 };
+                report.writes += 1;
                 match rs_api.create(&params, &rs).await {
                     Ok(created) => {
                         report.replica_sets_created.push(format!("{ns}/{name}"));

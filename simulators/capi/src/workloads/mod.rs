@@ -40,7 +40,7 @@ use std::sync::Arc;
 use drdrill_kube_sim::clock::Clock;
 use drdrill_kube_sim::selectors::LabelSelector;
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::serde::de::DeserializeOwned;
@@ -93,6 +93,9 @@ pub struct WorkloadReport {
     pub invalid: Vec<String>,
     /// Writes that met a conflict or a vanished object; the next pass retries from fresh state.
     pub conflicts: Vec<String>,
+    /// Write requests the controllers made before the volume provisioner (answered or refused
+    /// with a conflict): each may leave the lists read earlier in the pass stale.
+    pub writes: usize,
     /// The earliest time a pending taint-based eviction falls due, if any.
     pub next_eviction: Option<Timestamp>,
     /// What the volume provisioner did (provisioned, bound, reclaimed, events), `namespace/name: what`.
@@ -155,34 +158,39 @@ impl WorkloadControllers {
         let now = self.clock.now();
 
         let nodes = self.nodes(&mut report).await?;
-        let pods = self.list::<Pod>(&mut report).await?;
-        eviction::run(self, &nodes, &pods, now, &mut report).await?;
+        // Pods and ReplicaSets are read again before a step only if the pass wrote since the
+        // last read (reads are the informer's view: current, since nothing else writes here).
+        let mut pods = PassList::default();
+        let mut replica_sets = PassList::default();
+        eviction::run(self, &nodes, self.current(&mut pods, &mut report).await?, now, &mut report).await?;
 
-        let pods = self.list::<Pod>(&mut report).await?;
-        let replica_sets = self.list::<ReplicaSet>(&mut report).await?;
         let deployments = self.list::<Deployment>(&mut report).await?;
-        deployments::reconcile(self, &deployments, &replica_sets, &pods, now, &mut report).await?;
+        let (p, r) = (
+            self.current(&mut pods, &mut report).await?,
+            self.current(&mut replica_sets, &mut report).await?,
+        );
+        deployments::reconcile(self, &deployments, r, p, now, &mut report).await?;
 
-        let replica_sets = self.list::<ReplicaSet>(&mut report).await?;
-        let mut names = PodNames::new(&pods);
-        replicasets::reconcile(self, &replica_sets, &pods, &mut names, &mut report).await?;
+        let p = self.current(&mut pods, &mut report).await?;
+        let mut names = PodNames::new(p);
+        let r = self.current(&mut replica_sets, &mut report).await?;
+        replicasets::reconcile(self, r, p, &mut names, &mut report).await?;
 
         let daemon_sets = self.list::<DaemonSet>(&mut report).await?;
-        let pods = self.list::<Pod>(&mut report).await?;
-        daemonsets::reconcile(self, &daemon_sets, &nodes, &pods, &mut names, now, &mut report).await?;
+        let p = self.current(&mut pods, &mut report).await?;
+        daemonsets::reconcile(self, &daemon_sets, &nodes, p, &mut names, now, &mut report).await?;
 
-        let pods = self.list::<Pod>(&mut report).await?;
-        scheduling::schedule(self, &nodes, &pods, now, &mut report).await?;
+        scheduling::schedule(self, &nodes, self.current(&mut pods, &mut report).await?, now, &mut report).await?;
+        kubelet::run(self, &nodes, self.current(&mut pods, &mut report).await?, now, &mut report).await?;
 
-        let pods = self.list::<Pod>(&mut report).await?;
-        kubelet::run(self, &nodes, &pods, now, &mut report).await?;
-
-        let pods = self.list::<Pod>(&mut report).await?;
-        let replica_sets = self.list::<ReplicaSet>(&mut report).await?;
-        replicasets::write_status(self, &replica_sets, &pods, now, &mut report).await?;
-        daemonsets::write_status(self, &daemon_sets, &nodes, &pods, now, &mut report).await?;
-        let replica_sets = self.list::<ReplicaSet>(&mut report).await?;
-        deployments::write_status(self, &deployments, &replica_sets, &pods, now, &mut report).await?;
+        let (p, r) = (
+            self.current(&mut pods, &mut report).await?,
+            self.current(&mut replica_sets, &mut report).await?,
+        );
+        replicasets::write_status(self, r, p, now, &mut report).await?;
+        daemonsets::write_status(self, &daemon_sets, &nodes, p, now, &mut report).await?;
+        let r = self.current(&mut replica_sets, &mut report).await?;
+        deployments::write_status(self, &deployments, r, p, now, &mut report).await?;
         volumes::reconcile(self, now, &mut report).await?;
         Ok(report)
     }
@@ -194,9 +202,38 @@ impl WorkloadControllers {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// `list`'s objects, read again only if the pass wrote since they were read.
+    async fn current<'a, K>(&self, list: &'a mut PassList<K>, report: &mut WorkloadReport) -> Result<&'a [K], kube::Error>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + std::fmt::Debug,
+    {
+        if list.read_at != Some(report.writes) {
+            list.items = self.list::<K>(report).await?;
+            list.read_at = Some(report.writes);
+        }
+        Ok(&list.items)
+    }
+
     /// Lists every object of a kind; objects that do not decode are reported as invalid and skipped,
     /// so one malformed object cannot stop the controllers.
     async fn list<K>(&self, report: &mut WorkloadReport) -> Result<Vec<K>, kube::Error>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + std::fmt::Debug,
+    {
+        let mut out = match Api::<K>::all(self.client.clone()).list(&ListParams::default()).await {
+            Ok(list) => list.items,
+            // Some object does not decode: read them one by one to skip only the bad ones.
+            Err(kube::Error::SerdeError(_)) => self.list_tolerant::<K>(report).await?,
+            Err(e) => return Err(e),
+        };
+        out.sort_by(|a, b| {
+            (a.meta().namespace.as_deref(), a.meta().name.as_deref()).cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
+        });
+        Ok(out)
+    }
+
+    /// [`Self::list`] through untyped objects, reporting those that do not decode as invalid.
+    async fn list_tolerant<K>(&self, report: &mut WorkloadReport) -> Result<Vec<K>, kube::Error>
     where
         K: Resource<DynamicType = ()> + DeserializeOwned,
     {
@@ -215,9 +252,6 @@ impl WorkloadControllers {
                 Err(e) => note_invalid(report, format!("{at}: does not decode as {}: {e}", resource.kind)),
             }
         }
-        out.sort_by(|a, b| {
-            (a.meta().namespace.as_deref(), a.meta().name.as_deref()).cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
-        });
         Ok(out)
     }
 
@@ -228,6 +262,21 @@ impl WorkloadControllers {
             .iter()
             .map(scheduling::NodeView::from_node)
             .collect())
+    }
+}
+
+/// A list read during a pass, and the pass's write count when it was read.
+struct PassList<K> {
+    items: Vec<K>,
+    read_at: Option<usize>,
+}
+
+impl<K> Default for PassList<K> {
+    fn default() -> Self {
+        PassList {
+            items: Vec::new(),
+            read_at: None,
+        }
     }
 }
 
@@ -491,6 +540,7 @@ fn is_retryable(e: &kube::Error) -> bool {
 
 /// Turns a retryable write error into a report entry; other errors stop the pass.
 fn tolerate<T>(result: Result<T, kube::Error>, what: &str, report: &mut WorkloadReport) -> Result<Option<T>, kube::Error> {
+    report.writes += 1;
     match result {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_retryable(&e) => {
