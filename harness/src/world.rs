@@ -635,6 +635,7 @@ impl World {
                 log.actions(now, cluster, controller, "deleted", &r.deleted);
                 log.actions(now, cluster, controller, "adopted", &r.adopted);
                 log.actions(now, cluster, controller, "updated", &r.updated);
+                log.actions(now, cluster, controller, "waiting (kind not served)", &r.waiting);
                 report.created.extend(r.created);
                 report.deleted.extend(r.deleted);
                 report.adopted.extend(r.adopted);
@@ -982,6 +983,7 @@ fn log_velero(log: &ControllerLog, now: Timestamp, cluster: &str, controller: &s
         .cloned()
         .collect();
     log.actions(now, cluster, &controller, "updated", &updated);
+    log.actions(now, cluster, &controller, "waiting (kind not served)", &r.waiting);
 }
 
 /// What a workload cluster's Deployment, ReplicaSet, DaemonSet, scheduler, kubelet, eviction,

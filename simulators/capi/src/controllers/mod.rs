@@ -52,6 +52,8 @@ pub struct Report {
     pub updated: Vec<String>,
     /// Objects skipped because they or their Cluster are paused.
     pub paused: Vec<String>,
+    /// What the controller waits for: requests for kinds the API server does not serve.
+    pub waiting: Vec<String>,
 }
 
 impl Report {
@@ -61,6 +63,7 @@ impl Report {
         self.deleted.extend(other.deleted);
         self.adopted.extend(other.adopted);
         self.updated.extend(other.updated);
+        self.waiting.extend(other.waiting);
         self.paused.extend(other.paused);
     }
 
@@ -429,14 +432,14 @@ impl Controllers {
     /// (`machineset`, `machinehealthcheck`, …), for a controller log.
     pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, ControllerError> {
         Ok(vec![
-            ("cluster", self.clusters.reconcile_all().await?),
-            ("vspherecluster", self.vsphere_clusters.reconcile_all().await?),
-            ("kubeadmcontrolplane", self.kubeadm_control_planes.reconcile_all().await?),
-            ("machinedeployment", self.machine_deployments.reconcile_all().await?),
-            ("machineset", self.machine_sets.reconcile_all().await?),
-            ("machine", self.machines.reconcile_all().await?),
-            ("vspheremachine", self.vsphere_machines.reconcile_all().await?),
-            ("machinehealthcheck", self.machine_health_checks.reconcile_all().await?),
+            ("cluster", waiting_if_not_served(self.clusters.reconcile_all().await)?),
+            ("vspherecluster", waiting_if_not_served(self.vsphere_clusters.reconcile_all().await)?),
+            ("kubeadmcontrolplane", waiting_if_not_served(self.kubeadm_control_planes.reconcile_all().await)?),
+            ("machinedeployment", waiting_if_not_served(self.machine_deployments.reconcile_all().await)?),
+            ("machineset", waiting_if_not_served(self.machine_sets.reconcile_all().await)?),
+            ("machine", waiting_if_not_served(self.machines.reconcile_all().await)?),
+            ("vspheremachine", waiting_if_not_served(self.vsphere_machines.reconcile_all().await)?),
+            ("machinehealthcheck", waiting_if_not_served(self.machine_health_checks.reconcile_all().await)?),
         ])
     }
 }
@@ -444,6 +447,20 @@ impl Controllers {
 impl Reconciler for Controllers {
     async fn reconcile_all(&self) -> Result<Report, ControllerError> {
         self.pass().await
+    }
+}
+
+
+/// A controller whose kinds the API server does not serve at all (its CRDs not installed, or
+/// gone with a corrupted store) waits and retries, as controller-runtime's do, instead of
+/// stopping the manager and every other controller: its report says what it waits for.
+fn waiting_if_not_served(result: Result<Report, ControllerError>) -> Result<Report, ControllerError> {
+    match result {
+        Err(ControllerError::Kube { action, source }) if drdrill_kube_sim::client::is_resource_not_served(&source) => Ok(Report {
+            waiting: vec![action],
+            ..Report::default()
+        }),
+        other => other,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Report {
     pub deleted: Vec<String>,
     /// Objects whose status or spec was written.
     pub updated: Vec<String>,
+    /// What the controller waits for: requests for kinds the API server does not serve.
+    pub waiting: Vec<String>,
 }
 
 impl Report {
@@ -49,6 +51,7 @@ impl Report {
         self.created.extend(other.created);
         self.deleted.extend(other.deleted);
         self.updated.extend(other.updated);
+        self.waiting.extend(other.waiting);
     }
 
     /// Whether the pass changed anything.

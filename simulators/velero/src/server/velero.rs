@@ -57,16 +57,29 @@ impl VeleroServer {
     /// (`backup-storage-location`, `gc`, …), for a controller log.
     pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, VeleroError> {
         Ok(vec![
-            ("velero-pod", self.pods.reconcile_all().await?),
-            ("backup-storage-location", self.locations.reconcile_all().await?),
-            ("backup-sync", self.sync.reconcile_all().await?),
-            ("schedule", self.schedules.reconcile_all().await?),
-            ("backup", self.backups.reconcile_all().await?),
-            ("restore", self.restores.reconcile_all().await?),
-            ("pod-volume-restore", self.pod_volume_restores.reconcile_all().await?),
-            ("gc", self.gc.reconcile_all().await?),
-            ("backup-deletion", self.deletions.reconcile_all().await?),
-            ("download-request", self.downloads.reconcile_all().await?),
+            ("velero-pod", waiting_if_not_served(self.pods.reconcile_all().await)?),
+            ("backup-storage-location", waiting_if_not_served(self.locations.reconcile_all().await)?),
+            ("backup-sync", waiting_if_not_served(self.sync.reconcile_all().await)?),
+            ("schedule", waiting_if_not_served(self.schedules.reconcile_all().await)?),
+            ("backup", waiting_if_not_served(self.backups.reconcile_all().await)?),
+            ("restore", waiting_if_not_served(self.restores.reconcile_all().await)?),
+            ("pod-volume-restore", waiting_if_not_served(self.pod_volume_restores.reconcile_all().await)?),
+            ("gc", waiting_if_not_served(self.gc.reconcile_all().await)?),
+            ("backup-deletion", waiting_if_not_served(self.deletions.reconcile_all().await)?),
+            ("download-request", waiting_if_not_served(self.downloads.reconcile_all().await)?),
         ])
+    }
+}
+
+/// A controller whose kinds the API server does not serve at all (its CRDs not installed, or
+/// gone with a corrupted store) waits and retries, as controller-runtime's do, instead of
+/// stopping the manager and every other controller: its report says what it waits for.
+fn waiting_if_not_served(result: Result<Report, VeleroError>) -> Result<Report, VeleroError> {
+    match result {
+        Err(VeleroError::Kube { action, source }) if drdrill_kube_sim::client::is_resource_not_served(&source) => Ok(Report {
+            waiting: vec![action],
+            ..Report::default()
+        }),
+        other => other,
     }
 }
