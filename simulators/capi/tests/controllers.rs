@@ -249,3 +249,31 @@ async fn with_adoption_disabled_orphans_are_ignored_and_replaced() {
     w.settle().await;
     w.assert_running(2).await;
 }
+
+/// The management cluster's store is corrupted (every object gone, its CRDs too): every
+/// controller's LIST gets the API server's 404 for a resource it does not serve. As controller-runtime's, they wait and
+/// say so — the pass does not fail — and nothing outside the management cluster is touched.
+#[tokio::test]
+async fn controllers_wait_while_their_kinds_are_not_served() {
+    let w = World::new().await;
+    create_cluster(&w, 2).await;
+    w.settle().await;
+    let vms: Vec<String> = w.site.vms_of(CLUSTER).iter().map(|vm| vm.name.clone()).collect();
+    let nodes = w.ready_nodes().await;
+    w.mgmt_server.wipe();
+    let each = w.controllers.pass_each().await.expect("a pass over unserved kinds does not fail");
+    for (controller, report) in &each {
+        assert!(
+            !report.waiting.is_empty(),
+            "{controller} does not say what it waits for: {report:?}"
+        );
+        assert!(!report.changed(), "{controller} changed something: {report:?}");
+    }
+    let cluster = each.iter().find(|(c, _)| *c == "cluster").expect("cluster controller");
+    assert!(cluster.1.waiting[0].contains("Cluster"), "{:?}", cluster.1.waiting);
+    w.clock.advance(std::time::Duration::from_secs(3600));
+    w.controllers.pass_each().await.expect("an hour later, still waiting");
+    let after: Vec<String> = w.site.vms_of(CLUSTER).iter().map(|vm| vm.name.clone()).collect();
+    assert_eq!(after, vms, "VMs untouched");
+    assert_eq!(w.ready_nodes().await, nodes, "Nodes untouched");
+}

@@ -42,7 +42,9 @@ pub async fn server(name: &str, clock: &VirtualClock) -> (ApiServer, Client) {
 }
 
 pub struct World {
-    _mgmt: ApiServer,
+    /// The management cluster's server (its store wiped by the corruption test).
+    #[allow(dead_code)] // only some test crates read it
+    pub mgmt_server: ApiServer,
     pub workload_server: ApiServer,
     pub mgmt: Client,
     pub workload: Client,
@@ -84,7 +86,7 @@ impl World {
             machine_health_checks: MachineHealthCheckController::new(mgmt.clone(), workloads, Arc::new(clock.clone())),
         };
         World {
-            _mgmt: mgmt_server,
+            mgmt_server,
             workload_server,
             mgmt,
             workload,
