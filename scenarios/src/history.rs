@@ -25,6 +25,19 @@ pub const MANAGEMENT: &str = "tkg-mgmt-vc";
 pub const NAMESPACE: &str = "default";
 /// Runbook T's `velero install` line.
 pub const VELERO_INSTALL: &str = "velero install --provider aws --plugins projects.registry.vmware.com/tkg/velero/velero-plugin-for-aws:v1.5.3_vmware.1,projects.registry.vmware.com/tkg/velero/velero-mgmt-cluster-plugin:v0.1.0_vmware.1 --bucket $BUCKET --backup-location-config region=$REGION --secret-file ./VELERO-CREDS";
+/// Runbook T's schedule line ("Scheduled backups and drift"): a backup every 24 hours, kept 14 days.
+pub const VELERO_SCHEDULE: &str = r#"velero create schedule daily-bak --schedule="@every 24h" --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --ttl 336h0m0s"#;
+/// The schedule [`VELERO_SCHEDULE`] creates.
+pub const SCHEDULE_NAME: &str = "daily-bak";
+/// Minutes between two runs of [`VELERO_SCHEDULE`] (`@every 24h`).
+pub const SCHEDULE_EVERY_MINUTES: u32 = 24 * 60;
+/// The most simulated minutes an operation other than `pass-time` is allowed to take while a
+/// schedule runs (the settles after a scale or a replaced machine take seconds to minutes; a
+/// worker VM powered off or deleted, [`POWER_OFF_MINUTES`] and its settle). The generator keeps
+/// the worst case below the schedule's period, so the schedule fires only where a history says
+/// `schedule-tick`: a backup taken in the middle of an operation would hold a state the model
+/// cannot name. The runner checks it: a scheduled backup at any other point is a divergence.
+pub const OP_MINUTES_BOUND: u32 = 90;
 
 /// A workload cluster of a history, as `tanzu cluster create` would make it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +89,13 @@ pub enum Op {
         /// Minutes (1..=1440).
         minutes: u32,
     },
+    /// Runbook T's `velero create schedule daily-bak --schedule="@every 24h" … --ttl 336h0m0s`
+    /// (at most once a history). Velero takes its first backup 24 hours after the schedule was
+    /// created, none at creation.
+    CreateSchedule,
+    /// Time passes until the schedule's next backup (`daily-bak-<timestamp>`) is taken and
+    /// completed — Velero's schedule controller takes it, on the simulated clock.
+    ScheduleTick,
 }
 
 /// How the management cluster is lost at the end of the history.
@@ -86,6 +106,19 @@ pub enum Disaster {
     /// (Runbook T, full restore).
     #[default]
     ManagementClusterLost,
+    /// The management cluster's store is corrupted: every object gone while its API server
+    /// still answers; rebuilt from `mgmt-cluster-config.yaml` all the same.
+    ManagementStoreCorrupted,
+}
+
+impl Disaster {
+    /// The disaster as one line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Disaster::ManagementClusterLost => "the management cluster is lost",
+            Disaster::ManagementStoreCorrupted => "the management cluster's store is corrupted",
+        }
+    }
 }
 
 /// Test-only faults the world can be built with (to prove the exploration catches bugs).
@@ -168,6 +201,20 @@ pub fn spread(workers: u32, count: usize) -> Vec<u32> {
 }
 
 impl Op {
+    /// The operation's kind, as reproducer files spell it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::ScaleWorkers { .. } => "scale-workers",
+            Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
+            Op::PowerOffWorkerVm { .. } => "power-off-worker-vm",
+            Op::DeleteWorkerVm { .. } => "delete-worker-vm",
+            Op::Backup => "backup",
+            Op::PassTime { .. } => "pass-time",
+            Op::CreateSchedule => "create-schedule",
+            Op::ScheduleTick => "schedule-tick",
+        }
+    }
+
     /// The operation as one line (for reports and error messages).
     pub fn describe(&self) -> String {
         match self {
@@ -177,6 +224,8 @@ impl Op {
             Op::DeleteWorkerVm { cluster } => format!("delete the VM of the first worker of {cluster} in vSphere"),
             Op::Backup => "take a backup".into(),
             Op::PassTime { minutes } => format!("{minutes} minutes pass"),
+            Op::CreateSchedule => format!("create the schedule {SCHEDULE_NAME}"),
+            Op::ScheduleTick => format!("the schedule {SCHEDULE_NAME} takes its next backup"),
         }
     }
 }
@@ -191,10 +240,11 @@ impl History {
         }
     }
 
-    /// The operations actually run: `ops`, plus a trailing backup when there is none.
+    /// The operations actually run: `ops`, plus a trailing backup when none is taken (by hand
+    /// or by the schedule).
     pub fn effective_ops(&self) -> Vec<Op> {
         let mut ops = self.ops.clone();
-        if !ops.contains(&Op::Backup) {
+        if !ops.iter().any(|op| matches!(op, Op::Backup | Op::ScheduleTick)) {
             ops.push(Op::Backup);
         }
         ops
@@ -301,7 +351,12 @@ impl History {
                 "velero backup create {} --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait",
                 History::backup_name(backup_ordinal)
             )),
-            Op::ReplaceControlPlaneMachine { .. } | Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } => None,
+            Op::CreateSchedule => Some(VELERO_SCHEDULE.to_string()),
+            Op::ReplaceControlPlaneMachine { .. }
+            | Op::PowerOffWorkerVm { .. }
+            | Op::DeleteWorkerVm { .. }
+            | Op::PassTime { .. }
+            | Op::ScheduleTick => None,
         }
     }
 
@@ -339,9 +394,15 @@ impl History {
         );
         let _ = writeln!(f, "    When I run \"{VELERO_INSTALL}\"");
         let mut backups = 0;
+        // What the restore waits for: the latest manual backup's name, or the schedule's prefix
+        // (its backups are named after the simulated time they were taken).
+        let mut latest = String::new();
         for op in self.effective_ops() {
             if op == Op::Backup {
                 backups += 1;
+                latest = History::backup_name(backups);
+            } else if op == Op::ScheduleTick {
+                latest = format!("{SCHEDULE_NAME}-*");
             }
             match &op {
                 Op::ScaleWorkers { .. } => {
@@ -367,6 +428,12 @@ impl History {
                         "    When the VM of a worker node of \"{cluster}\" is deleted in vSphere\n    And {POWER_OFF_MINUTES} minutes pass\n    Then every workload cluster is running"
                     );
                 }
+                Op::CreateSchedule => {
+                    let _ = writeln!(f, "    When I run '{VELERO_SCHEDULE}'");
+                }
+                Op::ScheduleTick => {
+                    let _ = writeln!(f, "    When the schedule \"{SCHEDULE_NAME}\" takes its next backup");
+                }
                 Op::PassTime { minutes } => {
                     let _ = writeln!(
                         f,
@@ -383,10 +450,13 @@ impl History {
             };
             let _ = writeln!(f, "    When the test-only fault \"{name}\" is switched on");
         }
-        let latest = History::backup_name(backups);
+        let disaster = match self.disaster {
+            Disaster::ManagementClusterLost => "the management cluster is lost",
+            Disaster::ManagementStoreCorrupted => "the management cluster's store is corrupted (every object lost)",
+        };
         let _ = writeln!(
             f,
-            "    When the management cluster is lost\n    And the management cluster is rebuilt from mgmt-cluster-config.yaml"
+            "    When {disaster}\n    And the management cluster is rebuilt from mgmt-cluster-config.yaml"
         );
         let _ = writeln!(f, "    And I run \"{VELERO_INSTALL}\"");
         let _ = writeln!(f, "    And I repeat \"velero backup get\" until it lists \"{latest}\"");
@@ -444,6 +514,11 @@ pub struct ExploreState {
     pub workers: Vec<u32>,
     /// Whether a control-plane machine was replaced since the last backup, per cluster.
     pub replaced_since_backup: Vec<bool>,
+    /// With a schedule: the most simulated minutes that may have passed since it last ran (was
+    /// created or took a backup).
+    pub schedule_minutes: Option<u32>,
+    /// The disaster that ends the history.
+    pub disaster: Disaster,
     /// The operations so far.
     pub ops: Vec<Op>,
 }
@@ -455,6 +530,8 @@ impl ExploreState {
             seed: history.seed,
             workers: history.clusters.iter().map(|c| c.workers).collect(),
             replaced_since_backup: vec![false; history.clusters.len()],
+            schedule_minutes: None,
+            disaster: history.disaster,
             clusters: history.clusters.clone(),
             ops: Vec::new(),
         }
@@ -466,8 +543,24 @@ impl ExploreState {
             seed: self.seed,
             clusters: self.clusters.clone(),
             ops: self.ops.clone(),
-            disaster: Disaster::ManagementClusterLost,
+            disaster: self.disaster,
             faults: Vec::new(),
+        }
+    }
+
+    /// The most simulated minutes `op` may take (see [`OP_MINUTES_BOUND`]).
+    fn minutes_bound(op: &Op) -> u32 {
+        match op {
+            Op::PassTime { minutes } => *minutes,
+            _ => OP_MINUTES_BOUND,
+        }
+    }
+
+    /// Simulated minutes a `pass-time` may last now without the schedule firing during it.
+    pub fn pass_time_budget(&self) -> u32 {
+        match self.schedule_minutes {
+            None => MAX_PASS_MINUTES,
+            Some(m) => SCHEDULE_EVERY_MINUTES.saturating_sub(m + 1).min(MAX_PASS_MINUTES),
         }
     }
 
@@ -486,6 +579,14 @@ impl ExploreState {
     /// control-plane replacement after the latest backup (two restored members without a VM:
     /// KCP refuses, removing either would lose etcd quorum).
     pub fn check(&self, op: &Op) -> Result<(), String> {
+        if let Some(m) = self.schedule_minutes
+            && *op != Op::ScheduleTick
+            && m + Self::minutes_bound(op) >= SCHEDULE_EVERY_MINUTES
+        {
+            return Err(format!(
+                "up to {m} minutes may have passed since the schedule {SCHEDULE_NAME} last ran: it could fire during this operation (take a schedule-tick first)"
+            ));
+        }
         match op {
             Op::ScaleWorkers { cluster, workers } => {
                 let i = self.index(cluster)?;
@@ -517,6 +618,14 @@ impl ExploreState {
             }
             Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => self.index(cluster).map(drop),
             Op::Backup => Ok(()),
+            Op::CreateSchedule => match self.schedule_minutes {
+                Some(_) => Err(format!("the schedule {SCHEDULE_NAME} exists already")),
+                None => Ok(()),
+            },
+            Op::ScheduleTick => match self.schedule_minutes {
+                Some(_) => Ok(()),
+                None => Err(format!("no schedule to fire: create-schedule ({SCHEDULE_NAME}) first")),
+            },
             Op::PassTime { minutes } => {
                 if *minutes == 0 || *minutes > MAX_PASS_MINUTES {
                     return Err(format!("minutes must be 1 to {MAX_PASS_MINUTES}"));
@@ -528,6 +637,13 @@ impl ExploreState {
 
     /// The state after `op`.
     pub fn after(mut self, op: &Op) -> Self {
+        self.schedule_minutes = match (op, self.schedule_minutes) {
+            (Op::CreateSchedule, _) => Some(0),
+            // The runner stops the clock a minute after the scheduled time.
+            (Op::ScheduleTick, Some(_)) => Some(1),
+            (_, Some(m)) => Some(m + Self::minutes_bound(op)),
+            (_, None) => None,
+        };
         match op {
             Op::ScaleWorkers { cluster, workers } => {
                 if let Ok(i) = self.index(cluster) {
@@ -539,8 +655,8 @@ impl ExploreState {
                     self.replaced_since_backup[i] = true;
                 }
             }
-            Op::Backup => self.replaced_since_backup.iter_mut().for_each(|r| *r = false),
-            Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } => {}
+            Op::Backup | Op::ScheduleTick => self.replaced_since_backup.iter_mut().for_each(|r| *r = false),
+            Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } | Op::CreateSchedule => {}
         }
         self.ops.push(op.clone());
         self
@@ -575,14 +691,19 @@ impl ReferenceStateMachine for HistoryMachine {
             shape_strategy(CLUSTER_NAMES[0]).prop_map(|a| vec![a]),
             (shape_strategy(CLUSTER_NAMES[0]), shape_strategy(CLUSTER_NAMES[1])).prop_map(|(a, b)| vec![a, b]),
         ];
+        // Shrinks towards the first: the plain loss of the management cluster.
+        let disaster = prop_oneof![
+            3 => Just(Disaster::ManagementClusterLost),
+            1 => Just(Disaster::ManagementStoreCorrupted),
+        ];
         // The seed does not shrink: another seed is another world, not a simpler one.
-        (proptest::num::u64::ANY.no_shrink(), clusters)
-            .prop_map(|(seed, clusters)| {
+        (proptest::num::u64::ANY.no_shrink(), clusters, disaster)
+            .prop_map(|(seed, clusters, disaster)| {
                 ExploreState::from_history(&History {
                     seed,
                     clusters,
                     ops: Vec::new(),
-                    disaster: Disaster::ManagementClusterLost,
+                    disaster,
                     faults: Vec::new(),
                 })
             })
@@ -607,15 +728,30 @@ impl ReferenceStateMachine for HistoryMachine {
             cluster: power_off_names[i].clone(),
         });
         let delete_vm = pick.prop_map(move |i| Op::DeleteWorkerVm { cluster: names[i].clone() });
-        prop_oneof![
-            4 => scale,
-            2 => replace,
-            1 => power_off,
-            1 => delete_vm,
-            3 => Just(Op::Backup),
-            2 => prop_oneof![1u32..=90, 91u32..=MAX_PASS_MINUTES].prop_map(|minutes| Op::PassTime { minutes }),
-        ]
-        .boxed()
+        let mut arms: Vec<(u32, BoxedStrategy<Op>)> = vec![
+            (4, scale.boxed()),
+            (2, replace.boxed()),
+            (1, power_off.boxed()),
+            (1, delete_vm.boxed()),
+            (3, Just(Op::Backup).boxed()),
+        ];
+        // Long enough, often enough, to take the next run of a schedule close; never so long that
+        // it fires in the middle (the budget).
+        let budget = state.pass_time_budget();
+        if budget >= 1 {
+            let short = 90.min(budget);
+            let times = if budget > short {
+                prop_oneof![1u32..=short, (short + 1)..=budget].boxed()
+            } else {
+                (1u32..=short).boxed()
+            };
+            arms.push((2, times.prop_map(|minutes| Op::PassTime { minutes }).boxed()));
+        }
+        match state.schedule_minutes {
+            None => arms.push((1, Just(Op::CreateSchedule).boxed())),
+            Some(_) => arms.push((2, Just(Op::ScheduleTick).boxed())),
+        }
+        proptest::strategy::Union::new_weighted(arms).boxed()
     }
 
     fn apply(state: ExploreState, op: &Op) -> ExploreState {
@@ -720,6 +856,66 @@ mod tests {
     }
 
     #[test]
+    fn the_schedule_fires_only_where_the_history_says() {
+        let with = |ops: Vec<Op>| History { ops, ..example() };
+        let err = with(vec![Op::ScheduleTick]).validate().expect_err("no schedule").to_string();
+        assert!(err.starts_with("ops[0] (the schedule daily-bak takes its next backup)"), "{err}");
+        assert!(err.contains("create-schedule (daily-bak) first"), "{err}");
+        let err = with(vec![Op::CreateSchedule, Op::CreateSchedule]).validate().expect_err("twice");
+        assert!(err.to_string().contains("exists already"), "{err}");
+        // A day of time would reach the schedule's run in the middle of the pass-time.
+        let err = with(vec![Op::CreateSchedule, Op::PassTime { minutes: 1440 }])
+            .validate()
+            .expect_err("a day");
+        assert!(err.to_string().contains("could fire during this operation"), "{err}");
+        // 1000 + 400 minutes stay clear of it; a backup's settle bound after them does not.
+        let near = vec![Op::CreateSchedule, Op::PassTime { minutes: 1000 }, Op::PassTime { minutes: 400 }];
+        with(near.clone()).validate().expect("1400 minutes");
+        let mut late = near.clone();
+        late.push(Op::Backup);
+        assert!(with(late).validate().is_err(), "90 more minutes may reach the run");
+        let mut ticked = near;
+        ticked.extend([Op::ScheduleTick, Op::Backup, Op::PassTime { minutes: 1000 }]);
+        with(ticked).validate().expect("the tick starts a new day");
+        // A scheduled backup is a backup: no trailing manual one, and it resets the replacements.
+        let h = with(vec![
+            Op::CreateSchedule,
+            Op::ReplaceControlPlaneMachine {
+                cluster: "tkg-wc-a".into(),
+            },
+            Op::ScheduleTick,
+            Op::ReplaceControlPlaneMachine {
+                cluster: "tkg-wc-a".into(),
+            },
+        ]);
+        h.validate().expect("a replacement after each backup");
+        assert_eq!(h.effective_ops(), h.ops);
+        let state = ExploreState::from_history(&h).after(&Op::CreateSchedule);
+        assert_eq!(state.pass_time_budget(), 1439);
+        assert_eq!(ExploreState::from_history(&h).pass_time_budget(), MAX_PASS_MINUTES);
+    }
+
+    #[test]
+    fn the_feature_runs_the_runbook_schedule_and_the_store_corruption() {
+        let h = History {
+            ops: vec![Op::CreateSchedule, Op::PassTime { minutes: 60 }, Op::ScheduleTick],
+            disaster: Disaster::ManagementStoreCorrupted,
+            faults: Vec::new(),
+            ..example()
+        };
+        let f = h.to_feature("schedule", &[]);
+        for phrase in [
+            format!("    When I run '{VELERO_SCHEDULE}'\n"),
+            "    When the schedule \"daily-bak\" takes its next backup\n".into(),
+            "    When the management cluster's store is corrupted (every object lost)\n".into(),
+            "until it lists \"daily-bak-*\"".into(),
+        ] {
+            assert!(f.contains(&phrase), "missing {phrase:?} in\n{f}");
+        }
+        assert!(!f.contains("my-backup"), "no manual backup in this history:\n{f}");
+    }
+
+    #[test]
     fn spread_matches_tanzu() {
         assert_eq!(spread(4, 3), vec![2, 1, 1]);
         assert_eq!(spread(5, 2), vec![3, 2]);
@@ -758,16 +954,33 @@ mod tests {
     fn generated_histories_are_valid_and_shrink_to_valid_ones() {
         let mut runner = TestRunner::deterministic();
         let strategy = HistoryMachine::sequential_strategy(1..12);
+        let mut seen = BTreeSet::new();
         for _ in 0..50 {
             let mut tree = strategy.new_tree(&mut runner).expect("tree");
             for _ in 0..20 {
                 let (state, ops, _) = tree.current();
                 let h = History { ops, ..state.history() };
                 h.validate().unwrap_or_else(|e| panic!("{e}\n{h:#?}"));
+                seen.extend(h.ops.iter().map(|op| op.kind().to_string()));
+                seen.insert(h.disaster.describe().to_string());
                 if !tree.simplify() {
                     break;
                 }
             }
+        }
+        for wanted in [
+            "scale-workers",
+            "replace-control-plane-machine",
+            "power-off-worker-vm",
+            "delete-worker-vm",
+            "backup",
+            "pass-time",
+            "create-schedule",
+            "schedule-tick",
+            "the management cluster is lost",
+            "the management cluster's store is corrupted",
+        ] {
+            assert!(seen.contains(wanted), "no generated history has {wanted:?}: {seen:?}");
         }
     }
 }

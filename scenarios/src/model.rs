@@ -10,6 +10,8 @@
 //!   (`Random`) policy, whose ties break by name: the lowest names go first;
 //! * replacing a control-plane machine deletes the oldest (creation time, then name) and the
 //!   KubeadmControlPlane creates one;
+//! * a backup holds the Machines of the moment it is taken, whether by hand or by the schedule
+//!   (which fires only where the history says so: see [`crate::history::OP_MINUTES_BOUND`]);
 //! * the restore brings back the Machines of the latest backup, while Nodes and VMs are those of
 //!   the moment of the disaster (a VM is named after its Machine, a Node after its VM): a
 //!   backed-up worker Machine whose VM is gone is a *stale worker*; a worker that exists but was
@@ -357,7 +359,9 @@ impl ReferenceModel {
             c.control_plane = seen.control_plane.clone();
             c.deployments = seen.deployments.clone();
         }
-        if *op == Op::Backup {
+        // A scheduled backup is taken while the world is quiet (the generator keeps the
+        // schedule from firing inside another operation): it holds what a manual one would.
+        if matches!(op, Op::Backup | Op::ScheduleTick) {
             self.backup = Some(self.clusters.clone());
         }
         Ok(())

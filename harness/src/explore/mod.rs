@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::world::WorldStats;
-use drdrill_scenarios::history::{ExploreState, Fault, History, HistoryMachine, Op};
+use drdrill_scenarios::history::{Disaster, ExploreState, Fault, History, HistoryMachine, Op};
 use futures::StreamExt;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -82,6 +82,8 @@ pub struct ExploreSummary {
     pub runs: u32,
     /// Operations run, by kind.
     pub ops: BTreeMap<&'static str, u32>,
+    /// Disasters, by kind.
+    pub disasters: BTreeMap<&'static str, u32>,
     /// Drift findings seen right after the restore, by family.
     pub families: BTreeMap<&'static str, usize>,
     /// Wall time per phase, summed over runs (runs overlap when several run at once).
@@ -113,6 +115,8 @@ impl ExploreSummary {
         );
         let ops: Vec<String> = self.ops.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("operations: {}\n", ops.join(", ")));
+        let disasters: Vec<String> = self.disasters.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("disasters: {}\n", disasters.join(", ")));
         let fam: Vec<String> = self.families.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!(
             "drift found after restore: {}\n",
@@ -158,17 +162,6 @@ pub enum ExploreError {
     Task(String),
 }
 
-fn op_kind(op: &Op) -> &'static str {
-    match op {
-        Op::ScaleWorkers { .. } => "scale-workers",
-        Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
-        Op::PowerOffWorkerVm { .. } => "power-off-worker-vm",
-        Op::DeleteWorkerVm { .. } => "delete-worker-vm",
-        Op::Backup => "backup",
-        Op::PassTime { .. } => "pass-time",
-    }
-}
-
 fn rng_for(seed: u64) -> TestRng {
     let mut bytes = [0u8; 32];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {
@@ -210,6 +203,7 @@ struct Tally {
     runs: u32,
     shrinking: bool,
     ops: BTreeMap<&'static str, u32>,
+    disasters: BTreeMap<&'static str, u32>,
     families: BTreeMap<&'static str, usize>,
     phases: BTreeMap<&'static str, Duration>,
     work: BTreeMap<&'static str, WorldStats>,
@@ -219,8 +213,13 @@ impl Tally {
     fn count(&mut self, history: &History, outcome: &RunOutcome) {
         self.runs += 1;
         for op in history.effective_ops() {
-            *self.ops.entry(op_kind(&op)).or_default() += 1;
+            *self.ops.entry(op.kind()).or_default() += 1;
         }
+        let disaster = match history.disaster {
+            Disaster::ManagementClusterLost => "management-cluster-lost",
+            Disaster::ManagementStoreCorrupted => "management-store-corrupted",
+        };
+        *self.disasters.entry(disaster).or_default() += 1;
         for (family, n) in &outcome.record.families {
             *self.families.entry(family).or_default() += n;
         }
@@ -337,6 +336,7 @@ fn explore_blocking(
         passed: t.passed,
         runs: t.runs,
         ops: t.ops,
+        disasters: t.disasters,
         families: t.families,
         phases: t.phases,
         work: t.work,

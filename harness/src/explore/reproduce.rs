@@ -101,6 +101,9 @@ pub async fn reproduce(path: &Path) -> Result<(RunOutcome, String), ReproduceErr
 /// The printout of a replay: the history, every drift report, the predictions, the divergence.
 pub fn render(history: &History, outcome: &RunOutcome) -> String {
     let mut out = format!("history (seed {}):\n{}\n", history.seed, history.to_yaml());
+    if !outcome.record.restored_from.is_empty() {
+        out.push_str(&format!("restored from backup {}\n\n", outcome.record.restored_from));
+    }
     for report in &outcome.record.reports {
         out.push_str(report);
         out.push('\n');

@@ -3,11 +3,15 @@
 //! model at every step: the Machines after each operation, the drift report right after the
 //! restore and once settled, the end state after the mitigation, and every backed-up object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, DEPLOYMENT_NAME_LABEL, KubeadmControlPlane, Machine, MachineDeployment};
-use drdrill_scenarios::history::{Fault, History, NAMESPACE, Op, POWER_OFF_MINUTES};
+use drdrill_apis::velero::{Backup, BackupPhase, DEFAULT_NAMESPACE as VELERO_NAMESPACE, SCHEDULE_NAME_LABEL, Schedule};
+use drdrill_kube_sim::clock::Clock;
+use drdrill_scenarios::history::{
+    Disaster, Fault, History, NAMESPACE, Op, POWER_OFF_MINUTES, SCHEDULE_EVERY_MINUTES, SCHEDULE_NAME, VELERO_SCHEDULE,
+};
 use drdrill_scenarios::model::{ClusterMachines, MachineId, PredictedFinding, Prediction, ReferenceModel};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
@@ -49,6 +53,8 @@ pub struct RunRecord {
     pub reports: Vec<String>,
     /// The predictions, once the disaster happened.
     pub predictions: Vec<Prediction>,
+    /// The backup the restore was made from (the latest, manual or scheduled).
+    pub restored_from: String,
     /// Wall time per phase (`create`, `ops`, `recover`, `verify`).
     pub timings: BTreeMap<&'static str, Duration>,
     /// Rounds and API requests per phase.
@@ -174,12 +180,42 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
 
     let start = Instant::now();
     let mut backups = 0;
+    // The latest backup's name, and the schedule's backups so far (when it was created).
+    let mut latest = String::new();
+    let mut scheduled: Option<BTreeSet<String>> = None;
     for (i, op) in history.effective_ops().iter().enumerate() {
         let phase = format!("ops[{i}] ({})", op.describe());
         if *op == Op::Backup {
             backups += 1;
+            latest = History::backup_name(backups);
         }
-        Box::pin(apply_op(world, &operator, op, backups, &phase)).await?;
+        if *op == Op::ScheduleTick {
+            latest = Box::pin(next_scheduled_backup(world, SCHEDULE_NAME))
+                .await
+                .map_err(|m| diverge(&phase, m))?;
+        } else {
+            Box::pin(apply_op(world, &operator, op, backups, &phase)).await?;
+        }
+        if *op == Op::CreateSchedule {
+            scheduled = Some(BTreeSet::new());
+        }
+        if let Some(known) = scheduled.as_mut() {
+            // The schedule fires only where the history says so (see OP_MINUTES_BOUND).
+            let now = scheduled_backups(world, SCHEDULE_NAME).await.map_err(|m| diverge(&phase, m))?;
+            let new: Vec<&String> = now.keys().filter(|n| !known.contains(*n)).collect();
+            let expected = usize::from(*op == Op::ScheduleTick);
+            if new.len() != expected {
+                return Err(diverge(
+                    &phase,
+                    format!(
+                        "the schedule {SCHEDULE_NAME} took {} backup(s) during this operation ({}), {expected} expected",
+                        new.len(),
+                        new.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            known.extend(now.into_keys());
+        }
         let seen = observe(world, history).await.map_err(|m| diverge(&phase, m))?;
         model.apply(op, &seen).map_err(|e| diverge(&phase, e.to_string()))?;
     }
@@ -188,7 +224,15 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
     let start = Instant::now();
     let predictions = model.predict().map_err(|e| diverge("disaster", e.to_string()))?;
     record.predictions = predictions.clone();
-    let latest = History::backup_name(backups);
+    if history.disaster == Disaster::ManagementStoreCorrupted {
+        // Every object is gone but the API server answers: its controllers (and Velero's) keep
+        // running on an empty store until the rebuild, and must destroy nothing outside it.
+        world.management().map_err(|e| diverge("disaster", e.to_string()))?.server().wipe();
+        world
+            .run_for(Duration::from_secs(CORRUPTED_MINUTES * 60))
+            .await
+            .map_err(|e| diverge("disaster", format!("{}: {e}", history.disaster.describe())))?;
+    }
     world.destroy_management_cluster();
     world
         .rebuild_management_cluster()
@@ -204,6 +248,7 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
             format!("the latest backup `velero backup get` lists is {chosen}, the history's latest is {latest}:\n{listed}"),
         ));
     }
+    record.restored_from = latest.clone();
     let restore = VELERO_RESTORE.replace("--from-backup my-backup", &format!("--from-backup {latest}"));
     run_ok(world, &operator, "restore", &restore).await?;
     Box::pin(check_backup_restored(world, &latest))
@@ -255,6 +300,65 @@ async fn run_on(world: &mut World, history: &History, record: &mut RunRecord, st
     Ok(())
 }
 
+/// Simulated minutes a corrupted management cluster runs on its empty store before the rebuild.
+const CORRUPTED_MINUTES: u64 = 20;
+
+/// The backups of the schedule `schedule` in the management cluster, by name, with their phases.
+pub async fn scheduled_backups(world: &World, schedule: &str) -> Result<BTreeMap<String, Option<BackupPhase>>, String> {
+    let client = world.mgmt_client().map_err(|e| e.to_string())?;
+    let list = Api::<Backup>::namespaced(client, VELERO_NAMESPACE)
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_NAME_LABEL}={schedule}")))
+        .await
+        .map_err(|e| format!("list the backups of the schedule {schedule}: {e}"))?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|b| (b.name_any(), b.status.and_then(|s| s.phase)))
+        .collect())
+}
+
+/// Lets simulated time pass until a minute after the next run of the `@every 24h` schedule
+/// `schedule` (Velero's `getNextRunTime`: 24 hours after its last backup, or after its creation
+/// before the first), then returns the one backup it took, which must have completed.
+pub async fn next_scheduled_backup(world: &World, schedule: &str) -> Result<String, String> {
+    let known = scheduled_backups(world, schedule).await?;
+    let client = world.mgmt_client().map_err(|e| e.to_string())?;
+    let found = Api::<Schedule>::namespaced(client, VELERO_NAMESPACE)
+        .get(schedule)
+        .await
+        .map_err(|e| format!("get the schedule {schedule}: {e}"))?;
+    if found.spec.schedule != "@every 24h" {
+        return Err(format!(
+            "the schedule {schedule} runs {:?}, not \"@every 24h\"",
+            found.spec.schedule
+        ));
+    }
+    let last = found
+        .status
+        .as_ref()
+        .and_then(|s| s.last_backup.as_ref())
+        .or(found.metadata.creation_timestamp.as_ref())
+        .map(|t| t.0)
+        .ok_or_else(|| format!("the schedule {schedule} has neither a last backup nor a creation time"))?;
+    let due = last
+        .checked_add(jiff::SignedDuration::from_mins(i64::from(SCHEDULE_EVERY_MINUTES)))
+        .map_err(|e| format!("the next run of the schedule {schedule}: {e}"))?;
+    let wait = world.clock.now().duration_until(due).as_secs().max(0).unsigned_abs() + 60;
+    world.run_for(Duration::from_secs(wait)).await.map_err(|e| e.to_string())?;
+    let now = scheduled_backups(world, schedule).await?;
+    let new: Vec<(&String, &Option<BackupPhase>)> = now.iter().filter(|(n, _)| !known.contains_key(*n)).collect();
+    match new.as_slice() {
+        [(name, Some(BackupPhase::Completed))] => Ok((*name).clone()),
+        [(name, other)] => Err(format!(
+            "the backup {name} of the schedule {schedule} is {other:?} a minute after its run ({due}), not Completed"
+        )),
+        _ => Err(format!(
+            "the schedule {schedule} took {} new backups by a minute after its run ({due}), one expected",
+            new.len()
+        )),
+    }
+}
+
 async fn run_ok(world: &World, operator: &Operator, phase: &str, line: &str) -> Result<String, Divergence> {
     let out = operator
         .run(world, line)
@@ -272,6 +376,10 @@ async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, p
             let line = History::command_of(op, backups).unwrap_or_default();
             run_ok(world, operator, phase, &line).await?;
         }
+        Op::CreateSchedule => {
+            run_ok(world, operator, phase, VELERO_SCHEDULE).await?;
+        }
+        Op::ScheduleTick => return Err(diverge(phase, "a schedule tick is not an operator's command")),
         Op::ReplaceControlPlaneMachine { cluster } => {
             let client = world.mgmt_client().map_err(|e| diverge(phase, e.to_string()))?;
             let mut machines = Api::<Machine>::namespaced(client, NAMESPACE)

@@ -1,5 +1,6 @@
-//! Steps only the reproducers of `drdrill explore` need: switching on a test-only fault before
-//! the disaster, so a saved `.feature` replays the same broken world as its YAML.
+//! Steps the reproducers of `drdrill explore` need: switching on a test-only fault before the
+//! disaster, so a saved `.feature` replays the same broken world as its YAML, and letting time
+//! pass until a schedule takes its next backup.
 
 use cucumber::when;
 
@@ -11,4 +12,14 @@ async fn fault_switched_on(w: &mut DrillWorld, fault: String) {
         "machineset-skips-adoption" => w.world_mut().set_fault_machineset_skips_adoption(true),
         other => panic!("unknown test-only fault {other:?}; known: machineset-skips-adoption"),
     }
+}
+
+/// Simulated time passes until Velero's schedule controller takes the schedule's next backup
+/// (an `@every 24h` schedule: 24 hours after its last backup or its creation).
+#[when(expr = "the schedule {string} takes its next backup")]
+async fn schedule_takes_next_backup(w: &mut DrillWorld, schedule: String) {
+    let name = crate::explore::runner::next_scheduled_backup(w.world(), &schedule)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    super::note(&format!("      the schedule {schedule} took {name}"));
 }

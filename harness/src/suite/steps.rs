@@ -524,6 +524,11 @@ daily-bak-20221208171051   Completed   0        0          2022-12-08 17:10:51 +
             .map(|b| b.trim_end())
             .find(|b| b.starts_with("velero create schedule"))
             .expect("RUNBOOKS.md has the schedule block");
+        assert_eq!(
+            drdrill_scenarios::history::VELERO_SCHEDULE,
+            schedule,
+            "the explored schedule line is not the runbook's"
+        );
         let mut quoted = 0;
         for (name, text) in super::super::embedded::FEATURES {
             for line in text.lines().filter(|l| l.contains("velero create schedule")) {
