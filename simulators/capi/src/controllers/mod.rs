@@ -431,15 +431,16 @@ impl Controllers {
     /// [`Controllers::pass`], with each controller's report under its upstream name
     /// (`machineset`, `machinehealthcheck`, …), for a controller log.
     pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, ControllerError> {
+        let wait = waiting_if_not_served;
         Ok(vec![
-            ("cluster", waiting_if_not_served(self.clusters.reconcile_all().await)?),
-            ("vspherecluster", waiting_if_not_served(self.vsphere_clusters.reconcile_all().await)?),
-            ("kubeadmcontrolplane", waiting_if_not_served(self.kubeadm_control_planes.reconcile_all().await)?),
-            ("machinedeployment", waiting_if_not_served(self.machine_deployments.reconcile_all().await)?),
-            ("machineset", waiting_if_not_served(self.machine_sets.reconcile_all().await)?),
-            ("machine", waiting_if_not_served(self.machines.reconcile_all().await)?),
-            ("vspheremachine", waiting_if_not_served(self.vsphere_machines.reconcile_all().await)?),
-            ("machinehealthcheck", waiting_if_not_served(self.machine_health_checks.reconcile_all().await)?),
+            ("cluster", wait(self.clusters.reconcile_all().await)?),
+            ("vspherecluster", wait(self.vsphere_clusters.reconcile_all().await)?),
+            ("kubeadmcontrolplane", wait(self.kubeadm_control_planes.reconcile_all().await)?),
+            ("machinedeployment", wait(self.machine_deployments.reconcile_all().await)?),
+            ("machineset", wait(self.machine_sets.reconcile_all().await)?),
+            ("machine", wait(self.machines.reconcile_all().await)?),
+            ("vspheremachine", wait(self.vsphere_machines.reconcile_all().await)?),
+            ("machinehealthcheck", wait(self.machine_health_checks.reconcile_all().await)?),
         ])
     }
 }
@@ -449,7 +450,6 @@ impl Reconciler for Controllers {
         self.pass().await
     }
 }
-
 
 /// A controller whose kinds the API server does not serve at all (its CRDs not installed, or
 /// gone with a corrupted store) waits and retries, as controller-runtime's do, instead of

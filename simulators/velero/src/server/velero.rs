@@ -56,17 +56,18 @@ impl VeleroServer {
     /// [`VeleroServer::pass`], with each controller's report under Velero's name for it
     /// (`backup-storage-location`, `gc`, …), for a controller log.
     pub async fn pass_each(&self) -> Result<Vec<(&'static str, Report)>, VeleroError> {
+        let wait = waiting_if_not_served;
         Ok(vec![
-            ("velero-pod", waiting_if_not_served(self.pods.reconcile_all().await)?),
-            ("backup-storage-location", waiting_if_not_served(self.locations.reconcile_all().await)?),
-            ("backup-sync", waiting_if_not_served(self.sync.reconcile_all().await)?),
-            ("schedule", waiting_if_not_served(self.schedules.reconcile_all().await)?),
-            ("backup", waiting_if_not_served(self.backups.reconcile_all().await)?),
-            ("restore", waiting_if_not_served(self.restores.reconcile_all().await)?),
-            ("pod-volume-restore", waiting_if_not_served(self.pod_volume_restores.reconcile_all().await)?),
-            ("gc", waiting_if_not_served(self.gc.reconcile_all().await)?),
-            ("backup-deletion", waiting_if_not_served(self.deletions.reconcile_all().await)?),
-            ("download-request", waiting_if_not_served(self.downloads.reconcile_all().await)?),
+            ("velero-pod", wait(self.pods.reconcile_all().await)?),
+            ("backup-storage-location", wait(self.locations.reconcile_all().await)?),
+            ("backup-sync", wait(self.sync.reconcile_all().await)?),
+            ("schedule", wait(self.schedules.reconcile_all().await)?),
+            ("backup", wait(self.backups.reconcile_all().await)?),
+            ("restore", wait(self.restores.reconcile_all().await)?),
+            ("pod-volume-restore", wait(self.pod_volume_restores.reconcile_all().await)?),
+            ("gc", wait(self.gc.reconcile_all().await)?),
+            ("backup-deletion", wait(self.deletions.reconcile_all().await)?),
+            ("download-request", wait(self.downloads.reconcile_all().await)?),
         ])
     }
 }
