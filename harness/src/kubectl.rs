@@ -44,6 +44,7 @@ pub fn find_on_path(program: &str) -> Option<PathBuf> {
 pub struct Shell {
     kubeconfig: std::ffi::OsString,
     home: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Shell {
@@ -60,7 +61,14 @@ impl Shell {
         Ok(Shell {
             kubeconfig,
             home: home.to_path_buf(),
+            env: Vec::new(),
         })
+    }
+
+    /// The shell with `env` added to the environment of every program it runs.
+    pub fn with_env(mut self, env: &[(String, String)]) -> Self {
+        self.env.extend(env.iter().cloned());
+        self
     }
 
     /// Runs a bash script (a runbook step) and collects its output.
@@ -78,6 +86,7 @@ impl Shell {
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", &self.home)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.home)
             .stdin(Stdio::null())
             .output()

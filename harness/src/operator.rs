@@ -54,6 +54,8 @@ pub struct Operator {
     pub velero_cli_version: String,
     /// How long `velero … --wait` waits.
     pub wait_timeout: Duration,
+    /// Environment added for the programs the terminal runs (kubectl, bash).
+    pub tool_env: Vec<(String, String)>,
 }
 
 impl Operator {
@@ -65,6 +67,7 @@ impl Operator {
             variables: std::collections::BTreeMap::new(),
             velero_cli_version: crate::velero::DEFAULT_CLI_VERSION.to_string(),
             wait_timeout: Duration::from_secs(120),
+            tool_env: Vec::new(),
         }
     }
 
@@ -117,7 +120,7 @@ impl Operator {
     pub async fn run(&self, world: &World, line: &str) -> Result<CommandOutput, OperatorError> {
         let trimmed = line.trim();
         if trimmed.contains('\n') || trimmed.starts_with("#!") {
-            let shell = Shell::with_kubeconfig_list(self.kubeconfig(world)?, &self.home)?;
+            let shell = Shell::with_kubeconfig_list(self.kubeconfig(world)?, &self.home)?.with_env(&self.tool_env);
             return Ok(world.alongside(shell.bash(trimmed)).await??);
         }
         let expanded = self.expand(trimmed);
@@ -134,7 +137,7 @@ impl Operator {
         let clock: Arc<dyn Clock> = Arc::new(world.clock.clone());
         match program.as_str() {
             "kubectl" => {
-                let shell = Shell::with_kubeconfig_list(self.kubeconfig(world)?, &self.home)?;
+                let shell = Shell::with_kubeconfig_list(self.kubeconfig(world)?, &self.home)?.with_env(&self.tool_env);
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 Ok(world.alongside(shell.kubectl(&args)).await??)
             }
