@@ -112,6 +112,14 @@ pub enum Disaster {
 }
 
 impl Disaster {
+    /// The disaster's kind, as reproducer files spell it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Disaster::ManagementClusterLost => "management-cluster-lost",
+            Disaster::ManagementStoreCorrupted => "management-store-corrupted",
+        }
+    }
+
     /// The disaster as one line.
     pub fn describe(self) -> &'static str {
         match self {
@@ -804,6 +812,16 @@ mod tests {
     fn a_history_round_trips_through_yaml() {
         let h = example();
         let text = h.to_yaml();
+        let corrupted = History {
+            disaster: Disaster::ManagementStoreCorrupted,
+            ..example()
+        };
+        assert!(
+            corrupted
+                .to_yaml()
+                .contains(&format!("disaster: {}", Disaster::ManagementStoreCorrupted.kind())),
+            "kind() spells the disaster as the file does"
+        );
         assert!(text.contains("scale-workers"), "{text}");
         assert!(text.contains("machineset-skips-adoption"), "{text}");
         assert_eq!(History::from_yaml(&text, "h.yaml").expect("parses"), h);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::world::WorldStats;
-use drdrill_scenarios::history::{Disaster, ExploreState, Fault, History, HistoryMachine, Op};
+use drdrill_scenarios::history::{ExploreState, Fault, History, HistoryMachine, Op};
 use futures::StreamExt;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -215,11 +215,7 @@ impl Tally {
         for op in history.effective_ops() {
             *self.ops.entry(op.kind()).or_default() += 1;
         }
-        let disaster = match history.disaster {
-            Disaster::ManagementClusterLost => "management-cluster-lost",
-            Disaster::ManagementStoreCorrupted => "management-store-corrupted",
-        };
-        *self.disasters.entry(disaster).or_default() += 1;
+        *self.disasters.entry(history.disaster.kind()).or_default() += 1;
         for (family, n) in &outcome.record.families {
             *self.families.entry(family).or_default() += n;
         }
