@@ -241,6 +241,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve { kubeconfig, context } => {
+            let mut interrupted = interrupt_listener()?;
             let server = drdrill_kube_sim::ApiServer::start(Default::default()).await?;
             server
                 .write_kubeconfig(&kubeconfig, &context)
@@ -251,7 +252,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 kubeconfig.display()
             );
             println!("try: kubectl --kubeconfig {} get namespaces", kubeconfig.display());
-            tokio::signal::ctrl_c().await?;
+            interrupted.recv().await;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -427,6 +428,8 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
         ),
     )?;
     eprintln!("up: velero install (Runbook T's command)");
+    // Listening before the Ctrl-C line is printed: a SIGINT sent as soon as it is read stops us cleanly.
+    let mut interrupted = interrupt_listener()?;
     let install = operator.run(&world, drdrill::runbook::VELERO_INSTALL).await?;
     anyhow::ensure!(install.success, "velero install failed:\n{}{}", install.stderr, install.stdout);
     world.settle(5000).await?;
@@ -442,11 +445,9 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
     let mut last = std::time::Instant::now();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
     // One listener for the whole loop: a SIGINT that arrives while a round runs is not lost.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            _ = interrupted.recv() => break,
             _ = tick.tick() => {
                 let elapsed = last.elapsed();
                 last = std::time::Instant::now();
@@ -463,6 +464,12 @@ async fn up(clusters: usize, seed: u64, keep: bool) -> anyhow::Result<ExitCode> 
         println!("kept {} (what the controllers did: {})", dir.display(), log.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT's handler, installed now (`tokio::signal::ctrl_c()` installs it only when first polled,
+/// so a SIGINT between a printed prompt and that poll would kill the process).
+fn interrupt_listener() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("listening for SIGINT")
 }
 
 async fn run_explore(
