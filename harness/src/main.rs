@@ -120,9 +120,10 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// Explore random histories (scale, replace a control-plane machine, back up, let time pass,
-    /// then lose the management cluster and follow Runbook T) against the reference model of
-    /// drift; a divergence is shrunk and saved as a reproducer (YAML + .feature).
+    /// Explore random histories (scale, replace a control-plane machine or roll the control plane
+    /// out, power off or delete a worker VM, back up by hand or by schedule, let time pass, then
+    /// lose the management cluster or corrupt its store and follow Runbook T) against the
+    /// reference model of drift; a divergence is shrunk and saved as a reproducer (YAML + .feature).
     Explore {
         /// Histories to run.
         #[arg(long, default_value_t = 64)]

@@ -238,6 +238,15 @@ impl SettleReport {
     pub fn activity(&self) -> usize {
         self.created.len() + self.deleted.len() + self.adopted.len() + self.registered.len()
     }
+
+    /// Adds a later settle's passes and changes to this one.
+    fn absorb(&mut self, later: SettleReport) {
+        self.passes += later.passes;
+        self.created.extend(later.created);
+        self.deleted.extend(later.deleted);
+        self.adopted.extend(later.adopted);
+        self.registered.extend(later.registered);
+    }
 }
 
 /// The node agent's access to volume data: files of the Datastore's volumes (what a Velero
@@ -409,6 +418,69 @@ impl World {
             .filter(|vm| vm.role == drdrill_capi_sim::site::VmRole::Worker)
             .map(|vm| vm.name)
             .min()
+    }
+
+    /// The command that rolls out `cluster`'s control plane, as `clusterctl alpha rollout restart
+    /// kubeadmcontrolplane/<name>` does (there is no clusterctl here; kubectl sends the same
+    /// patch): the KubeadmControlPlane's `spec.rolloutAfter` set to the world's now, so KCP
+    /// replaces every control-plane Machine created before it, one at a time. Returns the line
+    /// and that time (see [`World::settle_until_rolled_out`]).
+    pub async fn control_plane_rollout(&self, namespace: &str, cluster: &str) -> Result<(String, Timestamp), WorldError> {
+        let c = Api::<Cluster>::namespaced(self.mgmt_client()?, namespace)
+            .get(cluster)
+            .await
+            .map_err(kube_err(format!("get Cluster {namespace}/{cluster}")))?;
+        let kcp = c
+            .spec
+            .control_plane_ref
+            .and_then(|r| r.name)
+            .ok_or_else(|| WorldError::NotFound(format!("Cluster {namespace}/{cluster} has no spec.controlPlaneRef")))?;
+        // Whole seconds, as metav1.Time serializes: Machines created in this second are not older.
+        let now = Timestamp::from_second(self.clock.now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH);
+        let at = now.strftime("%Y-%m-%dT%H:%M:%SZ");
+        let line =
+            format!(r#"kubectl -n {namespace} patch kubeadmcontrolplane {kcp} --type merge -p '{{"spec":{{"rolloutAfter":"{at}"}}}}'"#);
+        Ok((line, now))
+    }
+
+    /// Runs passes until every control-plane Machine of `cluster` was created at or after
+    /// `after` (the rollout is done) and every cluster is running.
+    pub async fn settle_until_rolled_out(
+        &self,
+        namespace: &str,
+        cluster: &str,
+        after: Timestamp,
+        max_passes: usize,
+    ) -> Result<SettleReport, WorldError> {
+        let selector = format!("{CLUSTER_NAME_LABEL}={cluster},{CONTROL_PLANE_LABEL}");
+        let mut report = SettleReport::default();
+        loop {
+            let outdated: Vec<String> = Api::<drdrill_apis::capi::Machine>::namespaced(self.mgmt_client()?, namespace)
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(kube_err(format!("list control-plane Machines of {namespace}/{cluster}")))?
+                .items
+                .into_iter()
+                .filter(|m| m.creation_timestamp().is_none_or(|t| t.0 < after))
+                .map(|m| m.name_any())
+                .collect();
+            if outdated.is_empty() && report.passes > 0 {
+                return Ok(report);
+            }
+            if report.passes >= max_passes {
+                return Err(WorldError::Unsettled {
+                    passes: report.passes,
+                    seconds: report.passes as u64 * PASS_STEP.as_secs(),
+                    changing: format!(
+                        "the control plane of {namespace}/{cluster} is still rolling out: {} created before {after}",
+                        outdated.join(", ")
+                    ),
+                });
+            }
+            let mut step = self.settle_until_running(max_passes - report.passes).await?;
+            step.passes = step.passes.max(1);
+            report.absorb(step);
+        }
     }
 
     /// The workload clusters.
@@ -938,11 +1010,7 @@ impl World {
             let changed = self.pass(&mut report).await?;
             if !changed && self.all_running().await? {
                 let rest = self.settle(max_passes - report.passes.min(max_passes)).await?;
-                report.passes += rest.passes;
-                report.created.extend(rest.created);
-                report.deleted.extend(rest.deleted);
-                report.adopted.extend(rest.adopted);
-                report.registered.extend(rest.registered);
+                report.absorb(rest);
                 return Ok(report);
             }
         }

@@ -68,6 +68,15 @@ pub enum Op {
         /// The cluster.
         cluster: String,
     },
+    /// Roll out the control plane, as `clusterctl alpha rollout restart kubeadmcontrolplane/…`
+    /// does: the KubeadmControlPlane's `spec.rolloutAfter` set to now, and KCP replaces every
+    /// control-plane Machine (surge first: a new Machine, then the oldest outdated one goes),
+    /// then wait until running. A history whose latest backup precedes a rollout ends with one
+    /// more backup (see [`History::effective_ops`]).
+    RolloutControlPlane {
+        /// The cluster.
+        cluster: String,
+    },
     /// The VM of the cluster's first worker (by name) is powered off in vSphere, and 30 minutes
     /// pass: CAPV powers it back on (its power-state reconciliation), so no Machine changes and
     /// no drift follows — unless the simulator stops behaving like CAPV.
@@ -214,6 +223,7 @@ impl Op {
         match self {
             Op::ScaleWorkers { .. } => "scale-workers",
             Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
+            Op::RolloutControlPlane { .. } => "rollout-control-plane",
             Op::PowerOffWorkerVm { .. } => "power-off-worker-vm",
             Op::DeleteWorkerVm { .. } => "delete-worker-vm",
             Op::Backup => "backup",
@@ -228,6 +238,7 @@ impl Op {
         match self {
             Op::ScaleWorkers { cluster, workers } => format!("scale {cluster} to {workers} workers"),
             Op::ReplaceControlPlaneMachine { cluster } => format!("replace a control-plane machine of {cluster}"),
+            Op::RolloutControlPlane { cluster } => format!("roll out the control plane of {cluster}"),
             Op::PowerOffWorkerVm { cluster } => format!("power off the VM of the first worker of {cluster}"),
             Op::DeleteWorkerVm { cluster } => format!("delete the VM of the first worker of {cluster} in vSphere"),
             Op::Backup => "take a backup".into(),
@@ -249,10 +260,19 @@ impl History {
     }
 
     /// The operations actually run: `ops`, plus a trailing backup when none is taken (by hand
-    /// or by the schedule).
+    /// or by the schedule), or when a control plane was rolled out after the latest one: a
+    /// restore from before a rollout brings back control-plane Machines none of whose VMs
+    /// exist, and no etcd member has a Machine, so KCP refuses to remediate any (etcd quorum;
+    /// with one machine, "KCP can't remediate if current replicas are less or equal to 1") and
+    /// Runbook T has no way back — not explored. The runbook's own advice: back up right after
+    /// any structural change.
     pub fn effective_ops(&self) -> Vec<Op> {
         let mut ops = self.ops.clone();
-        if !ops.iter().any(|op| matches!(op, Op::Backup | Op::ScheduleTick)) {
+        let mut state = ExploreState::from_history(self);
+        for op in &ops {
+            state = state.after(op);
+        }
+        if !ops.iter().any(|op| matches!(op, Op::Backup | Op::ScheduleTick)) || state.needs_trailing_backup() {
             ops.push(Op::Backup);
         }
         ops
@@ -361,6 +381,7 @@ impl History {
             )),
             Op::CreateSchedule => Some(VELERO_SCHEDULE.to_string()),
             Op::ReplaceControlPlaneMachine { .. }
+            | Op::RolloutControlPlane { .. }
             | Op::PowerOffWorkerVm { .. }
             | Op::DeleteWorkerVm { .. }
             | Op::PassTime { .. }
@@ -423,6 +444,9 @@ impl History {
                 }
                 Op::ReplaceControlPlaneMachine { cluster } => {
                     let _ = writeln!(f, "    When a control-plane machine of \"{cluster}\" is replaced");
+                }
+                Op::RolloutControlPlane { cluster } => {
+                    let _ = writeln!(f, "    When the control plane of \"{cluster}\" is rolled out");
                 }
                 Op::PowerOffWorkerVm { cluster } => {
                     let _ = writeln!(
@@ -522,6 +546,8 @@ pub struct ExploreState {
     pub workers: Vec<u32>,
     /// Whether a control-plane machine was replaced since the last backup, per cluster.
     pub replaced_since_backup: Vec<bool>,
+    /// Whether the control plane was rolled out since the last backup, per cluster.
+    pub rolled_out_since_backup: Vec<bool>,
     /// With a schedule: the most simulated minutes that may have passed since it last ran (was
     /// created or took a backup).
     pub schedule_minutes: Option<u32>,
@@ -538,6 +564,7 @@ impl ExploreState {
             seed: history.seed,
             workers: history.clusters.iter().map(|c| c.workers).collect(),
             replaced_since_backup: vec![false; history.clusters.len()],
+            rolled_out_since_backup: vec![false; history.clusters.len()],
             schedule_minutes: None,
             disaster: history.disaster,
             clusters: history.clusters.clone(),
@@ -579,14 +606,34 @@ impl ExploreState {
             .ok_or_else(|| format!("no cluster {cluster:?} in this history"))
     }
 
+    /// Whether a control plane was rolled out since the latest backup: the history must end
+    /// with one more (see [`History::effective_ops`]).
+    pub fn needs_trailing_backup(&self) -> bool {
+        self.rolled_out_since_backup.iter().any(|r| *r)
+    }
+
+    /// Whether `op` may run now, and why not: [`ExploreState::check_here`], and when the
+    /// history would then need a trailing backup (a rollout since the latest), that backup too
+    /// must be valid after it (the schedule must not be able to fire during it).
+    pub fn check(&self, op: &Op) -> Result<(), String> {
+        self.check_here(op)?;
+        let next = self.clone().after(op);
+        if next.needs_trailing_backup() {
+            next.check_here(&Op::Backup)
+                .map_err(|problem| format!("the backup that must follow a control-plane rollout could not be taken after it: {problem}"))?;
+        }
+        Ok(())
+    }
+
     /// Whether `op` may run now, and why not.
     ///
     /// Not explored, because Runbook T has no way back from them (the world behaves as Cluster
     /// API does, and the runbook's mitigation cannot converge): replacing the machine of a
     /// one-machine control plane (KCP refuses to remediate at 1 replica), and a second
     /// control-plane replacement after the latest backup (two restored members without a VM:
-    /// KCP refuses, removing either would lose etcd quorum).
-    pub fn check(&self, op: &Op) -> Result<(), String> {
+    /// KCP refuses, removing either would lose etcd quorum). A control-plane rollout is explored
+    /// with a backup after it (see [`History::effective_ops`]).
+    fn check_here(&self, op: &Op) -> Result<(), String> {
         if let Some(m) = self.schedule_minutes
             && *op != Op::ScheduleTick
             && m + Self::minutes_bound(op) >= SCHEDULE_EVERY_MINUTES
@@ -617,14 +664,17 @@ impl ExploreState {
                         "{cluster} has a single control-plane machine: KCP cannot remediate its restored twice (not explored)"
                     ));
                 }
-                if self.replaced_since_backup[i] {
+                // With a rollout since the latest backup, the history ends with another one.
+                if self.replaced_since_backup[i] && !self.needs_trailing_backup() {
                     return Err(format!(
                         "a control-plane machine of {cluster} was already replaced since the last backup (two restored members without a VM would lose etcd quorum; not explored)"
                     ));
                 }
                 Ok(())
             }
-            Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => self.index(cluster).map(drop),
+            Op::RolloutControlPlane { cluster } | Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => {
+                self.index(cluster).map(drop)
+            }
             Op::Backup => Ok(()),
             Op::CreateSchedule => match self.schedule_minutes {
                 Some(_) => Err(format!("the schedule {SCHEDULE_NAME} exists already")),
@@ -663,7 +713,15 @@ impl ExploreState {
                     self.replaced_since_backup[i] = true;
                 }
             }
-            Op::Backup | Op::ScheduleTick => self.replaced_since_backup.iter_mut().for_each(|r| *r = false),
+            Op::RolloutControlPlane { cluster } => {
+                if let Ok(i) = self.index(cluster) {
+                    self.rolled_out_since_backup[i] = true;
+                }
+            }
+            Op::Backup | Op::ScheduleTick => {
+                self.replaced_since_backup.iter_mut().for_each(|r| *r = false);
+                self.rolled_out_since_backup.iter_mut().for_each(|r| *r = false);
+            }
             Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. } | Op::PassTime { .. } | Op::CreateSchedule => {}
         }
         self.ops.push(op.clone());
@@ -731,6 +789,10 @@ impl ReferenceStateMachine for HistoryMachine {
         let replace = pick.clone().prop_map(move |i| Op::ReplaceControlPlaneMachine {
             cluster: replace_names[i].clone(),
         });
+        let rollout_names = names.clone();
+        let rollout = pick.clone().prop_map(move |i| Op::RolloutControlPlane {
+            cluster: rollout_names[i].clone(),
+        });
         let power_off_names = names.clone();
         let power_off = pick.clone().prop_map(move |i| Op::PowerOffWorkerVm {
             cluster: power_off_names[i].clone(),
@@ -739,6 +801,7 @@ impl ReferenceStateMachine for HistoryMachine {
         let mut arms: Vec<(u32, BoxedStrategy<Op>)> = vec![
             (4, scale.boxed()),
             (2, replace.boxed()),
+            (1, rollout.boxed()),
             (1, power_off.boxed()),
             (1, delete_vm.boxed()),
             (3, Just(Op::Backup).boxed()),
@@ -874,6 +937,43 @@ mod tests {
     }
 
     #[test]
+    fn a_rollout_after_the_latest_backup_is_followed_by_one_more() {
+        let rollout = Op::RolloutControlPlane {
+            cluster: "tkg-wc-b".into(),
+        };
+        let replace = Op::ReplaceControlPlaneMachine {
+            cluster: "tkg-wc-a".into(),
+        };
+        let with = |ops: Vec<Op>| History { ops, ..example() };
+        let h = with(vec![Op::Backup, rollout.clone(), Op::PassTime { minutes: 5 }]);
+        h.validate().expect("a one-machine control plane rolls out");
+        assert_eq!(h.effective_ops().last(), Some(&Op::Backup));
+        assert_eq!(h.effective_ops().len(), 4);
+        let h = with(vec![rollout.clone(), Op::Backup, Op::PassTime { minutes: 5 }]);
+        assert_eq!(h.effective_ops(), h.ops, "the backup after the rollout is the latest");
+        // Two replacements since the backup are explored when another backup follows anyway.
+        with(vec![Op::Backup, replace.clone(), replace.clone()])
+            .validate()
+            .expect_err("two replacements");
+        let h = with(vec![Op::Backup, replace.clone(), rollout.clone(), replace]);
+        h.validate().expect("the trailing backup follows");
+        assert_eq!(h.effective_ops().len(), 5);
+        // The trailing backup must not meet the schedule.
+        let err = with(vec![Op::CreateSchedule, Op::PassTime { minutes: 1300 }, rollout])
+            .validate()
+            .expect_err("the backup after it could meet the schedule")
+            .to_string();
+        assert!(err.starts_with("ops[2] (roll out the control plane of tkg-wc-b)"), "{err}");
+        assert!(err.contains("the backup that must follow a control-plane rollout"), "{err}");
+        let f = with(vec![Op::RolloutControlPlane {
+            cluster: "tkg-wc-a".into(),
+        }])
+        .to_feature("rollout", &[]);
+        assert!(f.contains("    When the control plane of \"tkg-wc-a\" is rolled out\n"), "{f}");
+        assert!(f.contains("until it lists \"my-backup\""), "{f}");
+    }
+
+    #[test]
     fn the_schedule_fires_only_where_the_history_says() {
         let with = |ops: Vec<Op>| History { ops, ..example() };
         let err = with(vec![Op::ScheduleTick]).validate().expect_err("no schedule").to_string();
@@ -989,6 +1089,7 @@ mod tests {
         for wanted in [
             "scale-workers",
             "replace-control-plane-machine",
+            "rollout-control-plane",
             "power-off-worker-vm",
             "delete-worker-vm",
             "backup",

@@ -9,7 +9,7 @@
 //!   ([`spread`]); a MachineSet scaling down deletes healthy Machines with its default
 //!   (`Random`) policy, whose ties break by name: the lowest names go first;
 //! * replacing a control-plane machine deletes the oldest (creation time, then name) and the
-//!   KubeadmControlPlane creates one;
+//!   KubeadmControlPlane creates one; a rollout replaces all of them (as many new ones);
 //! * a backup holds the Machines of the moment it is taken, whether by hand or by the schedule
 //!   (which fires only where the history says so: see [`crate::history::OP_MINUTES_BOUND`]);
 //! * the restore brings back the Machines of the latest backup, while Nodes and VMs are those of
@@ -309,6 +309,10 @@ impl ReferenceModel {
                 cp_survivors.remove(&oldest.name);
                 cp_new = 1;
             }
+            if matches!(op, Op::RolloutControlPlane { cluster } if *cluster == c.name) {
+                cp_survivors.clear();
+                cp_new = c.control_plane.len();
+            }
             check_part(
                 &step,
                 &c.name,
@@ -557,6 +561,29 @@ mod tests {
             p.after_settle.iter().map(PredictedFinding::row).collect::<Vec<_>>(),
             vec![["control-plane ghost".to_string(), "c-cp-d".into(), "<none>".into(), "c-cp-d".into()]]
         );
+        assert_eq!(p.after_mitigation.control_plane, 3);
+    }
+
+    #[test]
+    fn a_rollout_replaces_every_control_plane_machine_and_the_backup_after_it_holds_the_new_ones() {
+        let cp = [m("c-cp-b", 1), m("c-cp-a", 5), m("c-cp-c", 9)];
+        let md = [m("c-md-0-a", 2)];
+        let mut model = ReferenceModel::new(&history(3, 1), &seen(&cp, &[&md])).expect("model");
+        let rollout = Op::RolloutControlPlane { cluster: "c".into() };
+        let err = model
+            .clone()
+            .apply(&rollout, &seen(&[m("c-cp-a", 5), m("c-cp-d", 20), m("c-cp-e", 21)], &[&md]))
+            .expect_err("a survivor");
+        assert!(
+            err.to_string()
+                .contains("expected [3 new], the world has [c-cp-a] + new [c-cp-d, c-cp-e]"),
+            "{err}"
+        );
+        let after = [m("c-cp-d", 20), m("c-cp-e", 21), m("c-cp-f", 22)];
+        model.apply(&rollout, &seen(&after, &[&md])).expect("rollout");
+        model.apply(&Op::Backup, &seen(&after, &[&md])).expect("backup");
+        let p = model.predict().expect("predict").remove(0);
+        assert!(p.at_restore.is_empty(), "{:?}", p.at_restore);
         assert_eq!(p.after_mitigation.control_plane, 3);
     }
 

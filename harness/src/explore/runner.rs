@@ -408,6 +408,17 @@ async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, p
                 .ok_or_else(|| diverge(phase, format!("{cluster} has no control-plane Machine")))?;
             run_ok(world, operator, phase, &format!("kubectl -n {NAMESPACE} delete machine {oldest}")).await?;
         }
+        Op::RolloutControlPlane { cluster } => {
+            let (line, at) = world
+                .control_plane_rollout(NAMESPACE, cluster)
+                .await
+                .map_err(|e| diverge(phase, e.to_string()))?;
+            run_ok(world, operator, phase, &line).await?;
+            world
+                .settle_until_rolled_out(NAMESPACE, cluster, at, SETTLE_PASSES)
+                .await
+                .map_err(|e| diverge(phase, e.to_string()))?;
+        }
         Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => {
             let vm = world
                 .first_worker_vm(cluster)

@@ -182,6 +182,28 @@ async fn replace_control_plane_machine(w: &mut DrillWorld, cluster: String) {
         .unwrap_or_else(|e| panic!("after replacing {oldest}: {e}"));
 }
 
+#[when(expr = "the control plane of {string} is rolled out")]
+async fn roll_out_control_plane(w: &mut DrillWorld, cluster: String) {
+    let namespace = {
+        let world = w.world();
+        let c = world
+            .workload_clusters()
+            .find(|c| c.spec.name == cluster)
+            .unwrap_or_else(|| panic!("no workload cluster {cluster}"));
+        c.spec.namespace.clone()
+    };
+    let (line, at) = w
+        .world()
+        .control_plane_rollout(&namespace, &cluster)
+        .await
+        .unwrap_or_else(|e| panic!("roll out the control plane of {cluster}: {e}"));
+    i_run(w, line).await;
+    w.world()
+        .settle_until_rolled_out(&namespace, &cluster, at, 5000)
+        .await
+        .unwrap_or_else(|e| panic!("after rolling out the control plane of {cluster}: {e}"));
+}
+
 #[when(expr = "I repeat {string} until it lists {string}")]
 async fn repeat_until(w: &mut DrillWorld, line: String, wanted: String) {
     let mut waited = Duration::ZERO;
