@@ -38,3 +38,21 @@ Feature: Runbook T — stale nodes and ghost infrastructure on the control plane
     When I carry out the drift mitigation plan for "tkg-vc-antrea"
     Then every workload cluster is running
     And "tkg-vc-antrea" has no drift and nothing is left over
+
+  Scenario: a control plane rolled out after the backup and backed up again restores without drift
+    A rollout replaces every control-plane machine: a restore from the backup before it would
+    bring back three Machines without a VM, and removing any would lose etcd quorum. The runbook's
+    advice — back up right after a structural change — makes the restore clean.
+    When the control plane of "tkg-vc-antrea" is rolled out
+    And I run "velero backup create after-rollout --exclude-namespaces tkg-system --include-resources cluster.cluster.x-k8s.io --wait"
+    And the management cluster is lost
+    And the management cluster is rebuilt from mgmt-cluster-config.yaml
+    And I run "velero install --provider aws --plugins projects.registry.vmware.com/tkg/velero/velero-plugin-for-aws:v1.5.3_vmware.1,projects.registry.vmware.com/tkg/velero/velero-mgmt-cluster-plugin:v0.1.0_vmware.1 --bucket $BUCKET --backup-location-config region=$REGION --secret-file ./VELERO-CREDS"
+    And I repeat "velero backup get" until it lists "after-rollout"
+    And I restore from the latest backup `velero backup get` lists
+    And I run the runbook's unpause script for every namespace
+    And the controllers settle
+    Then "tanzu cluster list" shows:
+      | NAME          | STATUS  | CONTROLPLANE | WORKERS |
+      | tkg-vc-antrea | running | 3/3          | 3/3     |
+    And "tkg-vc-antrea" has no drift and nothing is left over
