@@ -44,6 +44,7 @@ fn one_cluster(seed: u64, control_plane: u32, workers: u32, ops: Vec<Op>) -> His
             name: "tkg-wc-a".into(),
             control_plane,
             workers,
+            kubernetes: drdrill_scenarios::LATEST_RELEASE.kubernetes.into(),
         }],
         ops,
         disaster: Disaster::ManagementClusterLost,

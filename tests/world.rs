@@ -164,3 +164,110 @@ async fn quiet_rounds_are_skipped_until_something_changes() {
     assert_eq!(machines.items.len(), (replicas + 1) as usize, "the write was acted upon");
     assert!(world.stats().rounds > quiet.rounds, "rounds ran after the write");
 }
+
+#[tokio::test]
+async fn tanzu_cluster_upgrade_rolls_every_machine_to_the_next_release_and_refuses_bad_requests_unchanged() {
+    use drdrill::operator::Operator;
+    use drdrill_apis::capi::{KubeadmControlPlane, Machine};
+    use drdrill_scenarios::WorkloadCluster;
+
+    let topology = Topology {
+        management: "tkg-mgmt-vc".into(),
+        seed: 9,
+        clusters: vec![WorkloadCluster {
+            name: "wc-old".into(),
+            namespace: "default".into(),
+            control_plane: 3,
+            workers: 2,
+            kubernetes: "v1.23.16+vmware.1".into(),
+            tkr: "v1.23.16---vmware.1-tkg.1".into(),
+            plan: "prod".into(),
+        }],
+    };
+    let world = World::create(ManagementConfig::runbook_example("tkg-mgmt-vc"), topology, &mut |_| {})
+        .await
+        .expect("world");
+    let home = tempfile::tempdir().expect("home");
+    let operator = Operator::new(home.path());
+    let client = world.mgmt_client().expect("client");
+    let versions = || async {
+        let machines = Api::<Machine>::namespaced(client.clone(), "default")
+            .list(&Default::default())
+            .await
+            .expect("machines");
+        let mut v: Vec<String> = machines.items.iter().map(|m| m.spec.version.clone().unwrap_or_default()).collect();
+        v.sort();
+        v.dedup();
+        (machines.items.len(), v)
+    };
+    assert_eq!(versions().await, (5, vec!["v1.23.16+vmware.1".to_string()]));
+
+    for (line, wanted) in [
+        (
+            "tanzu cluster upgrade wc-old",
+            "Upgrading workload cluster 'wc-old' to kubernetes version 'v1.24.10+vmware.1', tkr version 'v1.24.10+vmware.1-tkg.1'. Are you sure? [y/N]: no answer",
+        ),
+        (
+            "tanzu cluster upgrade wc-old --tkr v1.26 --yes",
+            "based on 'v1.26': no TKr BOM matches it",
+        ),
+        (
+            "tanzu cluster upgrade wc-old --tkr v1.22 --yes",
+            "Kubernetes version downgrade is not allowed",
+        ),
+        ("tanzu cluster upgrade wc-nope --yes", "wc-nope"),
+    ] {
+        let out = operator.run(&world, line).await.expect("runs");
+        assert!(!out.success, "{line}: {out:?}");
+        assert!(out.stderr.contains(wanted), "{line}: {}", out.stderr);
+    }
+    assert_eq!(versions().await.1, ["v1.23.16+vmware.1"], "a refused upgrade changes nothing");
+
+    let out = operator
+        .run(&world, "tanzu cluster upgrade wc-old --tkr v1.24.10---vmware.1-tkg.1 --yes")
+        .await
+        .expect("runs");
+    assert!(out.success, "{out:?}");
+    for wanted in [
+        "Verifying kubernetes version...\n",
+        "Patching KubeadmControlPlane with the kubernetes version v1.24.10+vmware.1...\n",
+        "Waiting for kubernetes version to be updated for control plane nodes\n",
+        "Patching MachineDeployment with the kubernetes version v1.24.10+vmware.1...\n",
+        "Cluster 'wc-old' successfully upgraded to kubernetes version 'v1.24.10+vmware.1'\n",
+    ] {
+        assert!(out.stdout.contains(wanted), "no {wanted:?} in\n{}", out.stdout);
+    }
+    world.settle_until_running(2000).await.expect("settles");
+    assert_eq!(
+        versions().await,
+        (5, vec!["v1.24.10+vmware.1".to_string()]),
+        "every Machine replaced, none left over"
+    );
+    let kcp = Api::<KubeadmControlPlane>::namespaced(client.clone(), "default")
+        .list(&Default::default())
+        .await
+        .expect("kcp");
+    let template = kcp.items[0]
+        .spec
+        .machine_template
+        .infrastructure_ref
+        .name
+        .clone()
+        .unwrap_or_default();
+    assert!(template.starts_with("wc-old-control-plane-v1-24-10-vmware-1-"), "{template}");
+    let vms = world.site.vms_of("wc-old");
+    assert_eq!(vms.len(), 5, "the old VMs are gone: {vms:?}");
+    let list = world.cluster_list().await.expect("list");
+    assert!(
+        list.contains("wc-old  default    running  3/3           2/2      v1.24.10+vmware.1"),
+        "{list}"
+    );
+    let out = operator.run(&world, "tanzu cluster get wc-old").await.expect("get");
+    assert!(
+        out.stdout.contains("v1.24.10---vmware.1-tkg.1"),
+        "the TKR label follows:\n{}",
+        out.stdout
+    );
+    let again = operator.run(&world, "tanzu cluster upgrade wc-old --yes").await.expect("runs");
+    assert!(again.success, "the same version again is no downgrade: {again:?}");
+}

@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, default_value = "BENCHMARKS.md")]
         markdown: PathBuf,
     },
-    /// The tanzu CLI as Runbook T uses it (cluster list/get/scale/kubeconfig get, kubernetes-release get),
+    /// The tanzu CLI as Runbook T uses it (cluster list/get/scale/upgrade/kubeconfig get, kubernetes-release get),
     /// against the management cluster of --kubeconfig; `drdrill tanzu --help` lists the commands.
     Tanzu {
         /// The management cluster's kubeconfig (default: $KUBECONFIG or ~/.kube/config).
@@ -120,8 +120,8 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// Explore random histories (scale, replace a control-plane machine or roll the control plane
-    /// out, power off or delete a worker VM, back up by hand or by schedule, let time pass, then
+    /// Explore random histories (scale, replace a control-plane machine, roll the control plane
+    /// out or upgrade a cluster, power off or delete a worker VM, back up by hand or by schedule, let time pass, then
     /// lose the management cluster or corrupt its store and follow Runbook T) against the
     /// reference model of drift; a divergence is shrunk and saved as a reproducer (YAML + .feature).
     Explore {

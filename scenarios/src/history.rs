@@ -9,7 +9,7 @@ use proptest::prelude::{BoxedStrategy, Just, Strategy, prop_oneof};
 use proptest_state_machine::ReferenceStateMachine;
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{Topology, WorkloadCluster};
+use crate::topology::{LATEST_RELEASE, RELEASES, Topology, WorkloadCluster, release_after, release_of};
 
 /// The most workload clusters a history builds (each costs an API server and kubelets).
 pub const MAX_CLUSTERS: usize = 2;
@@ -49,6 +49,14 @@ pub struct ClusterShape {
     pub control_plane: u32,
     /// Initial workers: one single-replica MachineDeployment each (1..=3).
     pub workers: u32,
+    /// The Kubernetes version it is created with: one of TKG's [`RELEASES`] (default: the
+    /// newest).
+    #[serde(default = "latest_kubernetes")]
+    pub kubernetes: String,
+}
+
+fn latest_kubernetes() -> String {
+    LATEST_RELEASE.kubernetes.to_string()
 }
 
 /// One operation of a history, before the disaster.
@@ -76,6 +84,17 @@ pub enum Op {
     RolloutControlPlane {
         /// The cluster.
         cluster: String,
+    },
+    /// `tanzu cluster upgrade CLUSTER --tkr TKR --yes`: the control plane, then every
+    /// MachineDeployment, rolled out to the release's Kubernetes version (every Machine
+    /// replaced); the CLI waits until done. One minor version up at a time, as tanzu allows. A
+    /// history whose latest backup precedes an upgrade ends with one more backup, as after a
+    /// rollout.
+    UpgradeCluster {
+        /// The cluster.
+        cluster: String,
+        /// The TKR to upgrade to, e.g. `v1.24.10---vmware.1-tkg.1`.
+        tkr: String,
     },
     /// The VM of the cluster's first worker (by name) is powered off in vSphere, and 30 minutes
     /// pass: CAPV powers it back on (its power-state reconciliation), so no Machine changes and
@@ -224,6 +243,7 @@ impl Op {
             Op::ScaleWorkers { .. } => "scale-workers",
             Op::ReplaceControlPlaneMachine { .. } => "replace-control-plane-machine",
             Op::RolloutControlPlane { .. } => "rollout-control-plane",
+            Op::UpgradeCluster { .. } => "upgrade-cluster",
             Op::PowerOffWorkerVm { .. } => "power-off-worker-vm",
             Op::DeleteWorkerVm { .. } => "delete-worker-vm",
             Op::Backup => "backup",
@@ -239,6 +259,7 @@ impl Op {
             Op::ScaleWorkers { cluster, workers } => format!("scale {cluster} to {workers} workers"),
             Op::ReplaceControlPlaneMachine { cluster } => format!("replace a control-plane machine of {cluster}"),
             Op::RolloutControlPlane { cluster } => format!("roll out the control plane of {cluster}"),
+            Op::UpgradeCluster { cluster, tkr } => format!("upgrade {cluster} to {tkr}"),
             Op::PowerOffWorkerVm { cluster } => format!("power off the VM of the first worker of {cluster}"),
             Op::DeleteWorkerVm { cluster } => format!("delete the VM of the first worker of {cluster} in vSphere"),
             Op::Backup => "take a backup".into(),
@@ -322,6 +343,13 @@ impl History {
                     problem: format!("workers must be 1 to {MAX_INITIAL_WORKERS}, not {}", c.workers),
                 });
             }
+            if release_of(&c.kubernetes).is_none() {
+                let known: Vec<&str> = RELEASES.iter().map(|r| r.kubernetes).collect();
+                return Err(HistoryError::Shape {
+                    name: c.name.clone(),
+                    problem: format!("kubernetes {:?} is not a TKG release (one of {})", c.kubernetes, known.join(", ")),
+                });
+            }
         }
         let mut state = ExploreState::from_history(self);
         for (index, op) in self.ops.iter().enumerate() {
@@ -363,8 +391,8 @@ impl History {
                     namespace: NAMESPACE.into(),
                     control_plane: c.control_plane,
                     workers: c.workers,
-                    kubernetes: "v1.24.10+vmware.1".into(),
-                    tkr: "v1.24.10---vmware.1-tkg.1".into(),
+                    kubernetes: c.kubernetes.clone(),
+                    tkr: release_of(&c.kubernetes).unwrap_or(LATEST_RELEASE).tkr.into(),
                     plan: if c.control_plane >= 3 { "prod" } else { "dev" }.into(),
                 })
                 .collect(),
@@ -380,6 +408,7 @@ impl History {
                 History::backup_name(backup_ordinal)
             )),
             Op::CreateSchedule => Some(VELERO_SCHEDULE.to_string()),
+            Op::UpgradeCluster { cluster, tkr } => Some(format!("tanzu cluster upgrade {cluster} --tkr {tkr} --yes")),
             Op::ReplaceControlPlaneMachine { .. }
             | Op::RolloutControlPlane { .. }
             | Op::PowerOffWorkerVm { .. }
@@ -408,12 +437,17 @@ impl History {
         for c in &self.clusters {
             let _ = writeln!(
                 f,
-                "    And workload cluster \"{}\" in namespace \"{NAMESPACE}\" with {} control-plane node{} and {} worker{}",
+                "    And workload cluster \"{}\" in namespace \"{NAMESPACE}\" with {} control-plane node{} and {} worker{}{}",
                 c.name,
                 c.control_plane,
                 if c.control_plane == 1 { "" } else { "s" },
                 c.workers,
-                if c.workers == 1 { "" } else { "s" }
+                if c.workers == 1 { "" } else { "s" },
+                if c.kubernetes == LATEST_RELEASE.kubernetes {
+                    String::new()
+                } else {
+                    format!(" on Kubernetes \"{}\"", c.kubernetes)
+                }
             );
         }
         let _ = writeln!(f, "    And the clusters are created and running (seed {})", self.seed);
@@ -441,6 +475,10 @@ impl History {
                 Op::Backup => {
                     let line = History::command_of(&op, backups).unwrap_or_default();
                     let _ = writeln!(f, "    When I run \"{line}\"");
+                }
+                Op::UpgradeCluster { .. } => {
+                    let line = History::command_of(&op, backups).unwrap_or_default();
+                    let _ = writeln!(f, "    When I run \"{line}\"\n    Then every workload cluster is running");
                 }
                 Op::ReplaceControlPlaneMachine { cluster } => {
                     let _ = writeln!(f, "    When a control-plane machine of \"{cluster}\" is replaced");
@@ -546,8 +584,10 @@ pub struct ExploreState {
     pub workers: Vec<u32>,
     /// Whether a control-plane machine was replaced since the last backup, per cluster.
     pub replaced_since_backup: Vec<bool>,
-    /// Whether the control plane was rolled out since the last backup, per cluster.
+    /// Whether the control plane was rolled out (or upgraded) since the last backup, per cluster.
     pub rolled_out_since_backup: Vec<bool>,
+    /// Each cluster's Kubernetes version now.
+    pub kubernetes: Vec<String>,
     /// With a schedule: the most simulated minutes that may have passed since it last ran (was
     /// created or took a backup).
     pub schedule_minutes: Option<u32>,
@@ -565,6 +605,7 @@ impl ExploreState {
             workers: history.clusters.iter().map(|c| c.workers).collect(),
             replaced_since_backup: vec![false; history.clusters.len()],
             rolled_out_since_backup: vec![false; history.clusters.len()],
+            kubernetes: history.clusters.iter().map(|c| c.kubernetes.clone()).collect(),
             schedule_minutes: None,
             disaster: history.disaster,
             clusters: history.clusters.clone(),
@@ -675,6 +716,18 @@ impl ExploreState {
             Op::RolloutControlPlane { cluster } | Op::PowerOffWorkerVm { cluster } | Op::DeleteWorkerVm { cluster } => {
                 self.index(cluster).map(drop)
             }
+            Op::UpgradeCluster { cluster, tkr } => {
+                let i = self.index(cluster)?;
+                let now = &self.kubernetes[i];
+                match release_after(now) {
+                    Some(next) if next.tkr == tkr => Ok(()),
+                    Some(next) => Err(format!(
+                        "{cluster} runs {now}: it upgrades to {} only (one minor version at a time)",
+                        next.tkr
+                    )),
+                    None => Err(format!("{cluster} runs {now}, the newest release: no upgrade")),
+                }
+            }
             Op::Backup => Ok(()),
             Op::CreateSchedule => match self.schedule_minutes {
                 Some(_) => Err(format!("the schedule {SCHEDULE_NAME} exists already")),
@@ -718,6 +771,14 @@ impl ExploreState {
                     self.rolled_out_since_backup[i] = true;
                 }
             }
+            Op::UpgradeCluster { cluster, tkr } => {
+                if let Ok(i) = self.index(cluster) {
+                    self.rolled_out_since_backup[i] = true;
+                    if let Some(r) = RELEASES.iter().find(|r| r.tkr == tkr) {
+                        self.kubernetes[i] = r.kubernetes.to_string();
+                    }
+                }
+            }
             Op::Backup | Op::ScheduleTick => {
                 self.replaced_since_backup.iter_mut().for_each(|r| *r = false);
                 self.rolled_out_since_backup.iter_mut().for_each(|r| *r = false);
@@ -741,10 +802,15 @@ pub const CLUSTER_NAMES: [&str; MAX_CLUSTERS] = ["tkg-wc-a", "tkg-wc-b"];
 pub struct HistoryMachine;
 
 fn shape_strategy(name: &'static str) -> impl Strategy<Value = ClusterShape> {
-    (prop_oneof![Just(1u32), Just(3u32)], 1..=MAX_INITIAL_WORKERS).prop_map(move |(control_plane, workers)| ClusterShape {
-        name: name.to_string(),
-        control_plane,
-        workers,
+    // Shrinks towards the newest release (nothing to upgrade to).
+    let kubernetes = prop_oneof![Just(LATEST_RELEASE.kubernetes), Just(RELEASES[RELEASES.len() - 2].kubernetes)];
+    (prop_oneof![Just(1u32), Just(3u32)], 1..=MAX_INITIAL_WORKERS, kubernetes).prop_map(move |(control_plane, workers, kubernetes)| {
+        ClusterShape {
+            name: name.to_string(),
+            control_plane,
+            workers,
+            kubernetes: kubernetes.to_string(),
+        }
     })
 }
 
@@ -793,6 +859,18 @@ impl ReferenceStateMachine for HistoryMachine {
         let rollout = pick.clone().prop_map(move |i| Op::RolloutControlPlane {
             cluster: rollout_names[i].clone(),
         });
+        // Upgrades: to the next release, for the clusters that have one.
+        let upgrades: Vec<Op> = state
+            .clusters
+            .iter()
+            .zip(&state.kubernetes)
+            .filter_map(|(c, now)| {
+                release_after(now).map(|next| Op::UpgradeCluster {
+                    cluster: c.name.clone(),
+                    tkr: next.tkr.to_string(),
+                })
+            })
+            .collect();
         let power_off_names = names.clone();
         let power_off = pick.clone().prop_map(move |i| Op::PowerOffWorkerVm {
             cluster: power_off_names[i].clone(),
@@ -806,6 +884,9 @@ impl ReferenceStateMachine for HistoryMachine {
             (1, delete_vm.boxed()),
             (3, Just(Op::Backup).boxed()),
         ];
+        if !upgrades.is_empty() {
+            arms.push((1, proptest::sample::select(upgrades).boxed()));
+        }
         // Long enough, often enough, to take the next run of a schedule close; never so long that
         // it fires in the middle (the budget).
         let budget = state.pass_time_budget();
@@ -848,11 +929,13 @@ mod tests {
                     name: "tkg-wc-a".into(),
                     control_plane: 3,
                     workers: 2,
+                    kubernetes: LATEST_RELEASE.kubernetes.into(),
                 },
                 ClusterShape {
                     name: "tkg-wc-b".into(),
                     control_plane: 1,
                     workers: 1,
+                    kubernetes: "v1.23.16+vmware.1".into(),
                 },
             ],
             ops: vec![
@@ -974,6 +1057,62 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_goes_one_release_up_and_is_followed_by_a_backup() {
+        let with = |ops: Vec<Op>| History { ops, ..example() };
+        let upgrade = |cluster: &str, tkr: &str| Op::UpgradeCluster {
+            cluster: cluster.into(),
+            tkr: tkr.into(),
+        };
+        let to_latest = upgrade("tkg-wc-b", LATEST_RELEASE.tkr);
+        let h = with(vec![Op::Backup, to_latest.clone()]);
+        h.validate().expect("v1.23.16 upgrades to v1.24.10");
+        assert_eq!(
+            h.effective_ops().last(),
+            Some(&Op::Backup),
+            "the upgrade rolled the control plane out"
+        );
+        let f = h.to_feature("upgrade", &[]);
+        assert!(
+            f.contains("    When I run \"tanzu cluster upgrade tkg-wc-b --tkr v1.24.10---vmware.1-tkg.1 --yes\"\n"),
+            "{f}"
+        );
+        assert!(
+            f.contains("\"tkg-wc-a\" in namespace \"default\" with 3 control-plane nodes and 2 workers\n"),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                "\"tkg-wc-b\" in namespace \"default\" with 1 control-plane node and 1 worker on Kubernetes \"v1.23.16+vmware.1\"\n"
+            ),
+            "{f}"
+        );
+        let err = with(vec![to_latest.clone(), to_latest]).validate().expect_err("twice").to_string();
+        assert!(
+            err.contains("tkg-wc-b runs v1.24.10+vmware.1, the newest release: no upgrade"),
+            "{err}"
+        );
+        let err = with(vec![upgrade("tkg-wc-a", LATEST_RELEASE.tkr)])
+            .validate()
+            .expect_err("newest")
+            .to_string();
+        assert!(err.starts_with("ops[0] (upgrade tkg-wc-a to v1.24.10---vmware.1-tkg.1)"), "{err}");
+        let err = with(vec![upgrade("tkg-wc-b", "v1.22.17---vmware.2-tkg.2")])
+            .validate()
+            .expect_err("a downgrade")
+            .to_string();
+        assert!(err.contains("it upgrades to v1.24.10---vmware.1-tkg.1 only"), "{err}");
+        let mut bad = example();
+        bad.clusters[0].kubernetes = "v1.25.0".into();
+        let err = bad.validate().expect_err("unknown version").to_string();
+        assert!(err.contains("kubernetes \"v1.25.0\" is not a TKG release"), "{err}");
+        // Older files say nothing of the version: the newest release.
+        let parsed = History::from_yaml(&example().to_yaml().replace("  kubernetes: v1.23.16+vmware.1\n", ""), "old.yaml").expect("parse");
+        assert_eq!(parsed.clusters[1].kubernetes, LATEST_RELEASE.kubernetes);
+        assert_eq!(parsed.topology().clusters[1].tkr, LATEST_RELEASE.tkr);
+        assert_eq!(example().topology().clusters[1].tkr, "v1.23.16---vmware.1-tkg.1");
+    }
+
+    #[test]
     fn the_schedule_fires_only_where_the_history_says() {
         let with = |ops: Vec<Op>| History { ops, ..example() };
         let err = with(vec![Op::ScheduleTick]).validate().expect_err("no schedule").to_string();
@@ -1090,6 +1229,7 @@ mod tests {
             "scale-workers",
             "replace-control-plane-machine",
             "rollout-control-plane",
+            "upgrade-cluster",
             "power-off-worker-vm",
             "delete-worker-vm",
             "backup",

@@ -7,4 +7,4 @@ pub mod seed;
 pub mod topology;
 
 pub use seed::SeededRng;
-pub use topology::{Topology, WorkloadCluster};
+pub use topology::{LATEST_RELEASE, RELEASES, Release, Topology, WorkloadCluster};

@@ -9,7 +9,8 @@
 //!   ([`spread`]); a MachineSet scaling down deletes healthy Machines with its default
 //!   (`Random`) policy, whose ties break by name: the lowest names go first;
 //! * replacing a control-plane machine deletes the oldest (creation time, then name) and the
-//!   KubeadmControlPlane creates one; a rollout replaces all of them (as many new ones);
+//!   KubeadmControlPlane creates one; a rollout replaces all of them (as many new ones); an
+//!   upgrade replaces every Machine, control plane and workers;
 //! * a backup holds the Machines of the moment it is taken, whether by hand or by the schedule
 //!   (which fires only where the history says so: see [`crate::history::OP_MINUTES_BOUND`]);
 //! * the restore brings back the Machines of the latest backup, while Nodes and VMs are those of
@@ -309,7 +310,9 @@ impl ReferenceModel {
                 cp_survivors.remove(&oldest.name);
                 cp_new = 1;
             }
-            if matches!(op, Op::RolloutControlPlane { cluster } if *cluster == c.name) {
+            // An upgrade rolls the control plane out, then every MachineDeployment.
+            let upgraded = matches!(op, Op::UpgradeCluster { cluster, .. } if *cluster == c.name);
+            if upgraded || matches!(op, Op::RolloutControlPlane { cluster } if *cluster == c.name) {
                 cp_survivors.clear();
                 cp_new = c.control_plane.len();
             }
@@ -343,6 +346,11 @@ impl ReferenceModel {
                 if let Some(victim) = deleted_vm.as_ref().filter(|v| survivors.contains(*v)) {
                     survivors.remove(victim);
                     replaced = 1;
+                }
+                if upgraded {
+                    // A new MachineSet for the new template, scaled up; the old one to zero.
+                    survivors.clear();
+                    replaced = have;
                 }
                 if want < have {
                     // Random policy, all healthy: ties broken by name, lowest first.
@@ -455,6 +463,7 @@ mod tests {
                 name: "c".into(),
                 control_plane: cp,
                 workers,
+                kubernetes: crate::LATEST_RELEASE.kubernetes.into(),
             }],
             ops: Vec::new(),
             disaster: Disaster::ManagementClusterLost,
@@ -585,6 +594,30 @@ mod tests {
         let p = model.predict().expect("predict").remove(0);
         assert!(p.at_restore.is_empty(), "{:?}", p.at_restore);
         assert_eq!(p.after_mitigation.control_plane, 3);
+    }
+
+    #[test]
+    fn an_upgrade_replaces_every_machine() {
+        let cp = [m("c-cp-a", 1)];
+        let mds = [m("c-md-0-a", 2)];
+        let mds1 = [m("c-md-1-a", 2)];
+        let mut model = ReferenceModel::new(&history(1, 2), &seen(&cp, &[&mds, &mds1])).expect("model");
+        model.apply(&Op::Backup, &seen(&cp, &[&mds, &mds1])).expect("backup");
+        let upgrade = Op::UpgradeCluster {
+            cluster: "c".into(),
+            tkr: "v1.24.10---vmware.1-tkg.1".into(),
+        };
+        let err = model
+            .clone()
+            .apply(&upgrade, &seen(&[m("c-cp-b", 9)], &[&mds, &[m("c-md-1-b", 9)]]))
+            .expect_err("a worker kept");
+        assert!(err.to_string().contains("MachineDeployment #0"), "{err}");
+        let after = ([m("c-cp-b", 9)], [m("c-md-0-b", 10)], [m("c-md-1-b", 10)]);
+        model.apply(&upgrade, &seen(&after.0, &[&after.1, &after.2])).expect("upgrade");
+        model.apply(&Op::Backup, &seen(&after.0, &[&after.1, &after.2])).expect("backup");
+        let p = model.predict().expect("predict").remove(0);
+        assert!(p.at_restore.is_empty(), "{:?}", p.at_restore);
+        assert_eq!(p.after_mitigation.worker_replicas, vec![1, 1]);
     }
 
     #[test]

@@ -35,11 +35,65 @@ pub struct Topology {
     pub seed: u64,
 }
 
-const RELEASES: &[(&str, &str)] = &[
-    ("v1.22.17+vmware.2", "v1.22.17---vmware.2-tkg.2"),
-    ("v1.23.16+vmware.1", "v1.23.16---vmware.1-tkg.1"),
-    ("v1.24.10+vmware.1", "v1.24.10---vmware.1-tkg.1"),
+/// A Tanzu Kubernetes release TKG ships: its Kubernetes version and its TKR name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    /// The Kubernetes version, e.g. `v1.24.10+vmware.1`.
+    pub kubernetes: &'static str,
+    /// The TKR's name, e.g. `v1.24.10---vmware.1-tkg.1` (its version with `+` spelled `---`).
+    pub tkr: &'static str,
+}
+
+impl Release {
+    /// The TKR's version, e.g. `v1.24.10+vmware.1-tkg.1`.
+    pub fn tkr_version(&self) -> String {
+        self.tkr.replace("---", "+")
+    }
+
+    /// `[major, minor, patch]` of the Kubernetes version.
+    pub fn numbers(&self) -> [u64; 3] {
+        kubernetes_numbers(self.kubernetes).unwrap_or_default()
+    }
+}
+
+/// The releases of TKG 2.1.1, oldest first (the BOMs its CLI knows); the last is the default.
+pub const RELEASES: &[Release] = &[
+    Release {
+        kubernetes: "v1.22.17+vmware.2",
+        tkr: "v1.22.17---vmware.2-tkg.2",
+    },
+    Release {
+        kubernetes: "v1.23.16+vmware.1",
+        tkr: "v1.23.16---vmware.1-tkg.1",
+    },
+    Release {
+        kubernetes: "v1.24.10+vmware.1",
+        tkr: "v1.24.10---vmware.1-tkg.1",
+    },
 ];
+
+/// The default (newest) release.
+pub const LATEST_RELEASE: Release = RELEASES[RELEASES.len() - 1];
+
+/// `[major, minor, patch]` of a version such as `v1.24.10+vmware.1`, if it is one.
+pub fn kubernetes_numbers(version: &str) -> Option<[u64; 3]> {
+    let core = version.strip_prefix('v').unwrap_or(version);
+    let core = core.split(['+', '-']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let numbers = [parts.next()??, parts.next()??, parts.next()??];
+    parts.next().is_none().then_some(numbers)
+}
+
+/// The release whose Kubernetes version is `kubernetes`.
+pub fn release_of(kubernetes: &str) -> Option<Release> {
+    RELEASES.iter().copied().find(|r| r.kubernetes == kubernetes)
+}
+
+/// The release after `kubernetes`'s (one minor version up), if TKG ships one.
+pub fn release_after(kubernetes: &str) -> Option<Release> {
+    let at = RELEASES.iter().position(|r| r.kubernetes == kubernetes)?;
+    RELEASES.get(at + 1).copied()
+}
 
 impl Topology {
     /// The example of Runbook T: `tkg-vc-antrea` (prod plan, 3 control-plane nodes, 3 workers)
@@ -52,13 +106,13 @@ impl Topology {
             namespace: "default".into(),
             control_plane: 3,
             workers: 3,
-            kubernetes: RELEASES[2].0.into(),
-            tkr: RELEASES[2].1.into(),
+            kubernetes: LATEST_RELEASE.kubernetes.into(),
+            tkr: LATEST_RELEASE.tkr.into(),
             plan: "prod".into(),
         }];
         for i in 0..extra {
             let namespace = if i % 2 == 0 { "dev" } else { "prod" };
-            let (kubernetes, tkr) = RELEASES[i % RELEASES.len()];
+            let Release { kubernetes, tkr } = RELEASES[i % RELEASES.len()];
             let plan = if namespace == "prod" { "prod" } else { "dev" };
             clusters.push(WorkloadCluster {
                 name: format!("wc-{}", rng.suffix(5)),
@@ -99,5 +153,24 @@ mod tests {
         assert_eq!(t, Topology::runbook_t(7, 4));
         assert_ne!(t.clusters[1].name, Topology::runbook_t(8, 4).clusters[1].name);
         assert_eq!(t.namespaces(), ["default", "dev", "prod"]);
+    }
+
+    #[test]
+    fn releases_go_up_one_minor_at_a_time() {
+        assert_eq!(kubernetes_numbers("v1.24.10+vmware.1"), Some([1, 24, 10]));
+        assert_eq!(kubernetes_numbers("1.23.16"), Some([1, 23, 16]));
+        assert_eq!(kubernetes_numbers("v1.24"), None);
+        assert_eq!(kubernetes_numbers("v1.24.x+vmware.1"), None);
+        assert_eq!(release_after("v1.23.16+vmware.1"), Some(LATEST_RELEASE));
+        assert_eq!(release_after(LATEST_RELEASE.kubernetes), None);
+        assert_eq!(release_after("v1.25.0"), None);
+        assert_eq!(
+            release_of("v1.22.17+vmware.2").map(|r| r.tkr_version()).as_deref(),
+            Some("v1.22.17+vmware.2-tkg.2")
+        );
+        for pair in RELEASES.windows(2) {
+            let ([_, a, _], [_, b, _]) = (pair[0].numbers(), pair[1].numbers());
+            assert_eq!(a + 1, b, "{pair:?}");
+        }
     }
 }

@@ -102,7 +102,7 @@ pub async fn reproduce(path: &Path) -> Result<(RunOutcome, String), ReproduceErr
 pub fn render(history: &History, outcome: &RunOutcome) -> String {
     let mut out = format!("history (seed {}):\n{}\n", history.seed, history.to_yaml());
     if history.effective_ops().len() > history.ops.len() {
-        out.push_str("(and a backup after the last operation: the history takes none, or rolls a control plane out after its latest)\n\n");
+        out.push_str("(and a backup after the last operation: the history takes none, or rolls a control plane out — a rollout or an upgrade — after its latest)\n\n");
     }
     if !outcome.record.restored_from.is_empty() {
         out.push_str(&format!("restored from backup {}\n\n", outcome.record.restored_from));

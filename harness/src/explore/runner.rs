@@ -386,7 +386,7 @@ async fn run_ok(world: &World, operator: &Operator, phase: &str, line: &str) -> 
 
 async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, phase: &str) -> Result<(), Divergence> {
     match op {
-        Op::ScaleWorkers { .. } | Op::Backup => {
+        Op::ScaleWorkers { .. } | Op::Backup | Op::UpgradeCluster { .. } => {
             let line = History::command_of(op, backups).unwrap_or_default();
             run_ok(world, operator, phase, &line).await?;
         }
@@ -443,7 +443,11 @@ async fn apply_op(world: &World, operator: &Operator, op: &Op, backups: usize, p
     }
     if matches!(
         op,
-        Op::ScaleWorkers { .. } | Op::ReplaceControlPlaneMachine { .. } | Op::PowerOffWorkerVm { .. } | Op::DeleteWorkerVm { .. }
+        Op::ScaleWorkers { .. }
+            | Op::ReplaceControlPlaneMachine { .. }
+            | Op::PowerOffWorkerVm { .. }
+            | Op::DeleteWorkerVm { .. }
+            | Op::UpgradeCluster { .. }
     ) {
         world
             .settle_until_running(SETTLE_PASSES)

@@ -36,6 +36,10 @@ pub const FEATURES: &[(&str, &str)] = &[
         include_str!("../../../features/tkg_backup_after_scale.feature"),
     ),
     (
+        "tkg_upgrade_then_backup.feature",
+        include_str!("../../../features/tkg_upgrade_then_backup.feature"),
+    ),
+    (
         "tkg_restore_latest_backup.feature",
         include_str!("../../../features/tkg_restore_latest_backup.feature"),
     ),

@@ -8,7 +8,7 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, CONTROL_PLANE_LABEL, Cluster, Machine};
 use drdrill_kube_sim::clock::Clock;
-use drdrill_scenarios::WorkloadCluster;
+use drdrill_scenarios::{LATEST_RELEASE, WorkloadCluster};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -39,13 +39,24 @@ async fn management_cluster(w: &mut DrillWorld, name: String) {
 
 #[given(expr = "workload cluster {string} in namespace {string} with {int} control-plane node(s) and {int} worker(s)")]
 async fn workload_cluster(w: &mut DrillWorld, name: String, namespace: String, control_plane: u32, workers: u32) {
+    workload_cluster_on(w, name, namespace, control_plane, workers, LATEST_RELEASE.kubernetes.to_string()).await;
+}
+
+#[given(
+    expr = "workload cluster {string} in namespace {string} with {int} control-plane node(s) and {int} worker(s) on Kubernetes {string}"
+)]
+async fn workload_cluster_on(w: &mut DrillWorld, name: String, namespace: String, control_plane: u32, workers: u32, kubernetes: String) {
+    let release = drdrill_scenarios::topology::release_of(&kubernetes).unwrap_or_else(|| {
+        let known: Vec<&str> = drdrill_scenarios::RELEASES.iter().map(|r| r.kubernetes).collect();
+        panic!("Kubernetes {kubernetes:?} is not a TKG release (one of {})", known.join(", "))
+    });
     w.clusters.push(WorkloadCluster {
         name,
         namespace,
         control_plane,
         workers,
-        kubernetes: "v1.24.10+vmware.1".into(),
-        tkr: "v1.24.10---vmware.1-tkg.1".into(),
+        kubernetes: release.kubernetes.into(),
+        tkr: release.tkr.into(),
         plan: if control_plane >= 3 { "prod" } else { "dev" }.into(),
     });
 }

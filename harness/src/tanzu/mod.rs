@@ -1,6 +1,6 @@
 //! The `tanzu` CLI as Runbook T uses it, computed from the management cluster's objects through
 //! the Kubernetes API: `cluster list`, `cluster get` (the status view and condition tree),
-//! `cluster scale`, `cluster kubeconfig get --admin` and `kubernetes-release get`.
+//! `cluster scale`, `cluster upgrade`, `cluster kubeconfig get --admin` and `kubernetes-release get`.
 //!
 //! [`run`] takes the words after `tanzu`, parses them as the CLI does (clap here, cobra there),
 //! prints what the CLI prints and returns errors instead of exiting. Facts come from
@@ -20,6 +20,7 @@ pub mod list;
 pub mod release;
 pub mod scale;
 pub mod tree;
+pub mod upgrade;
 
 pub use get::cluster_get;
 pub use kubeconfig::{KubeconfigError, kubeconfig_get};
@@ -30,6 +31,7 @@ pub use list::{
 };
 pub use release::kubernetes_release_get;
 pub use scale::{ScaleError, ScaleRequest, cluster_scale};
+pub use upgrade::{UpgradeError, UpgradeRequest, cluster_upgrade};
 
 /// The namespace TKG assumes when `-n` is not given.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -72,6 +74,9 @@ pub enum TanzuCliError {
     /// `cluster scale` refused the request (nothing was patched).
     #[error(transparent)]
     Scale(#[from] ScaleError),
+    /// `cluster upgrade` refused the request or did not finish.
+    #[error(transparent)]
+    Upgrade(#[from] UpgradeError),
     /// `cluster kubeconfig get` failed.
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
@@ -149,6 +154,24 @@ enum ClusterCommand {
         #[arg(short = 'n', long)]
         namespace: Option<String>,
     },
+    /// Upgrade a cluster.
+    Upgrade {
+        /// The cluster.
+        name: String,
+        /// TanzuKubernetesRelease (TKr) to upgrade to: a TKr name or version, or a prefix (the
+        /// newest matching); default: the newest.
+        #[arg(long)]
+        tkr: Option<String>,
+        /// The namespace where the workload cluster was created (default: `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Time to wait for each phase, on the world's clock (e.g. 30m, 1h; default 30m0s).
+        #[arg(short = 't', long, value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
+        /// Upgrade without asking for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
     /// Kubeconfig of a cluster.
     Kubeconfig {
         #[command(subcommand)]
@@ -184,6 +207,11 @@ enum ReleaseCommand {
         #[arg(short = 'a', long)]
         all: bool,
     },
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    drdrill_capi_sim::controllers::machinehealthcheck::parse_go_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration (e.g. 30m, 2h30m10s)"))
 }
 
 fn parse(args: &[String]) -> Result<Result<TanzuArgs, String>, TanzuCliError> {
@@ -241,6 +269,22 @@ pub async fn run(args: &[String], env: &TanzuEnv, out: &mut (dyn Write + Send)) 
             } => {
                 let request = ScaleRequest::new(&name, namespace.as_deref(), worker_machine_count, controlplane_machine_count)?;
                 cluster_scale(&env.client, &request).await?
+            }
+            ClusterCommand::Upgrade {
+                name,
+                tkr,
+                namespace,
+                timeout,
+                yes,
+            } => {
+                let request = UpgradeRequest {
+                    cluster: name,
+                    namespace: ns(namespace),
+                    tkr,
+                    timeout,
+                    yes,
+                };
+                cluster_upgrade(env, &request).await?
             }
             ClusterCommand::Kubeconfig {
                 command:
