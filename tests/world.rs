@@ -129,8 +129,14 @@ async fn quiet_rounds_are_skipped_until_something_changes() {
     .await
     .expect("world");
     let before = world.stats();
+    // Until a round is skipped (a loaded machine runs fewer rounds a second; 60 s is plenty).
     world
-        .alongside(tokio::time::sleep(std::time::Duration::from_millis(300)))
+        .alongside(async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while world.stats().skipped_rounds == before.skipped_rounds && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
         .await
         .expect("rounds run beside the command");
     let quiet = world.stats();
@@ -143,7 +149,9 @@ async fn quiet_rounds_are_skipped_until_something_changes() {
     let md = mds.list(&ListParams::default()).await.expect("deployments").items.remove(0);
     let md_name = kube::ResourceExt::name_any(&md);
     let replicas = md.spec.replicas.unwrap_or(1);
-    world
+    let selector = format!("cluster.x-k8s.io/deployment-name={md_name}");
+    let machines = Api::<Machine>::namespaced(client, "default");
+    let count = world
         .alongside(async {
             mds.patch(
                 &md_name,
@@ -152,16 +160,24 @@ async fn quiet_rounds_are_skipped_until_something_changes() {
             )
             .await
             .expect("scale up");
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // Until the MachineSet has grown (60 s at most: a loaded machine runs slower rounds).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let count = machines
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .expect("machines")
+                    .items
+                    .len();
+                if count == (replicas + 1) as usize || std::time::Instant::now() >= deadline {
+                    return count;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
         })
         .await
         .expect("rounds");
-    let selector = format!("cluster.x-k8s.io/deployment-name={md_name}");
-    let machines = Api::<Machine>::namespaced(client, "default")
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .expect("machines");
-    assert_eq!(machines.items.len(), (replicas + 1) as usize, "the write was acted upon");
+    assert_eq!(count, (replicas + 1) as usize, "the write was acted upon");
     assert!(world.stats().rounds > quiet.rounds, "rounds ran after the write");
 }
 

@@ -209,6 +209,28 @@ enum ReleaseCommand {
     },
 }
 
+/// The KubeadmControlPlane `cluster.spec.controlPlaneRef` names; `missing` words the error when
+/// there is none.
+pub(crate) async fn control_plane_of(
+    client: &kube::Client,
+    ns: &str,
+    cluster: &drdrill_apis::capi::Cluster,
+    missing: impl Fn(String) -> TanzuCliError,
+) -> Result<drdrill_apis::capi::KubeadmControlPlane, TanzuCliError> {
+    let name = cluster
+        .spec
+        .control_plane_ref
+        .as_ref()
+        .filter(|r| r.kind.as_deref() == Some("KubeadmControlPlane"))
+        .and_then(|r| r.name.clone())
+        .ok_or_else(|| missing("the Cluster has no KubeadmControlPlane controlPlaneRef".into()))?;
+    kube::Api::<drdrill_apis::capi::KubeadmControlPlane>::namespaced(client.clone(), ns)
+        .get_opt(&name)
+        .await
+        .map_err(kube_ctx(format!("get KubeadmControlPlane {ns}/{name}")))?
+        .ok_or_else(|| missing(format!("KubeadmControlPlane {ns}/{name} not found")))
+}
+
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
     drdrill_capi_sim::controllers::machinehealthcheck::parse_go_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration (e.g. 30m, 2h30m10s)"))

@@ -17,7 +17,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use super::list::MANAGEMENT_ROLE_LABEL;
-use super::{DEFAULT_NAMESPACE, TanzuCliError, kube_ctx};
+use super::{DEFAULT_NAMESPACE, TanzuCliError, control_plane_of, kube_ctx};
 
 /// Why `cluster scale` refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,22 +170,14 @@ pub async fn cluster_scale(client: &Client, request: &ScaleRequest) -> Result<St
     let kcps: Api<KubeadmControlPlane> = Api::namespaced(client.clone(), ns);
     let mut kcp_patch = None;
     if request.control_plane > 0 {
-        let no_cp = |reason: String| ScaleError::NoControlPlane {
-            cluster: name.into(),
-            reason,
+        let no_cp = |reason: String| {
+            TanzuCliError::from(ScaleError::NoControlPlane {
+                cluster: name.into(),
+                reason,
+            })
         };
-        let kcp_name = cluster
-            .spec
-            .control_plane_ref
-            .as_ref()
-            .filter(|r| r.kind.as_deref() == Some("KubeadmControlPlane"))
-            .and_then(|r| r.name.clone())
-            .ok_or_else(|| no_cp("the Cluster has no KubeadmControlPlane controlPlaneRef".into()))?;
-        let kcp = kcps
-            .get_opt(&kcp_name)
-            .await
-            .map_err(kube_ctx(format!("get KubeadmControlPlane {ns}/{kcp_name}")))?
-            .ok_or_else(|| no_cp(format!("KubeadmControlPlane {ns}/{kcp_name} not found")))?;
+        let kcp = control_plane_of(client, ns, &cluster, no_cp).await?;
+        let kcp_name = kcp.name_any();
         if request.control_plane % 2 == 0 && etcd_is_stacked(&kcp) {
             return Err(ScaleError::EvenControlPlane {
                 cluster: name.into(),

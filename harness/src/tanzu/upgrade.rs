@@ -38,7 +38,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::list::TKR_LABEL;
-use super::{TanzuCliError, TanzuEnv, kube_ctx};
+use super::{TanzuCliError, TanzuEnv, control_plane_of, kube_ctx};
 
 /// tanzu's default `--timeout`, and the least it accepts (a shorter one means the default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -203,19 +203,9 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
         cluster: name.into(),
         reason,
     };
-    let kcp_name = cluster
-        .spec
-        .control_plane_ref
-        .as_ref()
-        .filter(|r| r.kind.as_deref() == Some("KubeadmControlPlane"))
-        .and_then(|r| r.name.clone())
-        .ok_or_else(|| incomplete("the Cluster has no KubeadmControlPlane controlPlaneRef".into()))?;
+    let kcp = control_plane_of(client, ns, &cluster, |reason| incomplete(reason).into()).await?;
+    let kcp_name = kcp.name_any();
     let kcps: Api<KubeadmControlPlane> = Api::namespaced(client.clone(), ns);
-    let kcp = kcps
-        .get_opt(&kcp_name)
-        .await
-        .map_err(kube_ctx(format!("get KubeadmControlPlane {ns}/{kcp_name}")))?
-        .ok_or_else(|| incomplete(format!("KubeadmControlPlane {ns}/{kcp_name} not found")))?;
 
     let mut out = String::from("Verifying kubernetes version...\n");
     let current = kcp.status.as_ref().and_then(|s| s.version.clone()).ok_or_else(|| {
