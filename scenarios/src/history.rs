@@ -281,8 +281,8 @@ impl History {
     }
 
     /// The operations actually run: `ops`, plus a trailing backup when none is taken (by hand
-    /// or by the schedule), or when a control plane was rolled out after the latest one: a
-    /// restore from before a rollout brings back control-plane Machines none of whose VMs
+    /// or by the schedule), or when a control plane was rolled out (by a rollout or an upgrade)
+    /// after the latest one: a restore from before a rollout brings back control-plane Machines none of whose VMs
     /// exist, and no etcd member has a Machine, so KCP refuses to remediate any (etcd quorum;
     /// with one machine, "KCP can't remediate if current replicas are less or equal to 1") and
     /// Runbook T has no way back — not explored. The runbook's own advice: back up right after
@@ -672,8 +672,8 @@ impl ExploreState {
     /// API does, and the runbook's mitigation cannot converge): replacing the machine of a
     /// one-machine control plane (KCP refuses to remediate at 1 replica), and a second
     /// control-plane replacement after the latest backup (two restored members without a VM:
-    /// KCP refuses, removing either would lose etcd quorum). A control-plane rollout is explored
-    /// with a backup after it (see [`History::effective_ops`]).
+    /// KCP refuses, removing either would lose etcd quorum). A control-plane rollout or an
+    /// upgrade is explored with a backup after it (see [`History::effective_ops`]).
     fn check_here(&self, op: &Op) -> Result<(), String> {
         if let Some(m) = self.schedule_minutes
             && *op != Op::ScheduleTick
