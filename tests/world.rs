@@ -278,6 +278,14 @@ async fn tanzu_cluster_upgrade_rolls_every_machine_to_the_next_release_and_refus
         list.contains("wc-old  default    running  3/3           2/2      v1.24.10+vmware.1"),
         "{list}"
     );
+    let cluster = Api::<drdrill_apis::capi::Cluster>::namespaced(client.clone(), "default")
+        .get("wc-old")
+        .await
+        .expect("cluster");
+    let info = cluster.metadata.annotations.clone().unwrap_or_default();
+    assert!(info["TKGOperationInfo"].contains(r#""Operation":"Upgrade""#), "{info:?}");
+    assert!(info["TKGOperationInfo"].contains(r#""OperationTimeout":900"#), "{info:?}");
+    assert!(info["TKGOperationLastObservedTimestamp"].ends_with(" +0000 UTC"), "{info:?}");
     let out = operator.run(&world, "tanzu cluster get wc-old").await.expect("get");
     assert!(
         out.stdout.contains("v1.24.10---vmware.1-tkg.1"),

@@ -521,4 +521,45 @@ mod tests {
         );
         assert_eq!((running_row.control_plane.as_str(), running_row.workers.as_str()), ("3/3", "2/3"));
     }
+
+    #[test]
+    fn an_upgrade_that_stops_moving_past_its_timeout_is_update_stalled() {
+        // `tanzu cluster upgrade` records {"Operation":"Upgrade",...,"OperationTimeout":900}.
+        let upgrade = r#"{"Operation":"Upgrade","OperationStartTimestamp":"2022-12-08 09:00:00 +0000 UTC","OperationTimeout":900}"#;
+        let old: Machine = serde_json::from_value(serde_json::json!({
+            "apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Machine",
+            "metadata": {"name": "cp-old", "namespace": "default"},
+            "spec": {"clusterName": "tkg-vc-antrea", "version": "v1.23.16+vmware.1", "bootstrap": {},
+                     "infrastructureRef": {"kind": "VSphereMachine", "name": "cp-old"}}
+        }))
+        .expect("machine");
+        let k3 = kcp(3, 3);
+        let mds = [md("md-0", 1, 1)];
+        let refs: Vec<&MachineDeployment> = mds.iter().collect();
+        let status_at = |observed: &str| {
+            let c = cluster(
+                true,
+                &[(OPERATION_INFO_ANNOTATION, upgrade), (OPERATION_LAST_OBSERVED_ANNOTATION, observed)],
+            );
+            cluster_status(
+                &ClusterObjects {
+                    cluster: &c,
+                    kcp: Some(&k3),
+                    mds: &refs,
+                    machines: &[&old],
+                },
+                now(),
+            )
+        };
+        assert_eq!(
+            status_at("2022-12-08 09:50:00 +0000 UTC"),
+            ClusterStatus::Updating,
+            "moved 10 minutes ago"
+        );
+        assert_eq!(
+            status_at("2022-12-08 09:40:00 +0000 UTC"),
+            ClusterStatus::UpdateStalled,
+            "still for 20 minutes"
+        );
+    }
 }

@@ -11,11 +11,14 @@
 //!   `status.version` (the lowest among its Ready machines; tanzu asks the workload cluster's
 //!   API server, which a load balancer puts in front of the same machines) — a downgrade and a
 //!   skipped minor version are refused;
-//! * the Cluster's `run.tanzu.vmware.com/tkr` label is set to the TKR; a VSphereMachineTemplate
-//!   `<cluster>-control-plane-<version>-<random>` is created from the control plane's with the
-//!   release's VM template, the KubeadmControlPlane's `spec.version` and infrastructure
-//!   template patched, and the command waits until the control plane is upgraded (replicas,
-//!   updated and ready replicas at the desired count, `status.version` the new one);
+//! * the Cluster's `run.tanzu.vmware.com/tkr` label is set to the TKR (and, once the control
+//!   plane is patched, the `Upgrade` operation recorded in its `TKGOperationInfo` annotations
+//!   with a 15-minute timeout, its last-observed time moved whenever a wait sees progress); a
+//!   VSphereMachineTemplate `<cluster>-control-plane-<version>-<random>` is created from the
+//!   control plane's with the release's VM template, the KubeadmControlPlane's `spec.version`
+//!   and infrastructure template patched, and the command waits until the control plane is
+//!   upgraded (replicas, updated and ready replicas at the desired count, `status.version` the
+//!   new one);
 //! * then each MachineDeployment gets a template `<its template>-<version>-<random>` and its
 //!   `spec.template.spec.version` and `infrastructureRef` patched (tanzu's loop stops after the
 //!   first MachineDeployment already on the version, a bug not copied), and the command waits
@@ -37,12 +40,14 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use super::list::TKR_LABEL;
+use super::list::{OPERATION_INFO_ANNOTATION, OPERATION_LAST_OBSERVED_ANNOTATION, TKR_LABEL};
 use super::{TanzuCliError, TanzuEnv, control_plane_of, kube_ctx};
 
 /// tanzu's default `--timeout`, and the least it accepts (a shorter one means the default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const MIN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The timeout tanzu records with the upgrade on the Cluster (`cluster list`'s `updateStalled`).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// How often the waits look (wall time: the world runs alongside the command).
 const POLL: Duration = Duration::from_millis(20);
 
@@ -258,9 +263,20 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
     kcps.patch(&kcp_name, &PatchParams::default(), &Patch::Merge(kcp_patch))
         .await
         .map_err(kube_ctx(format!("patch KubeadmControlPlane {ns}/{kcp_name}")))?;
+    // tanzu records the operation on the Cluster, so `cluster list` can tell a stalled upgrade.
+    let started = observed_at(env.clock.now());
+    let info = json!({"Operation": "Upgrade", "OperationStartTimestamp": started, "OperationTimeout": OPERATION_TIMEOUT.as_secs()});
+    let annotations = json!({"metadata": {"annotations": {
+        OPERATION_INFO_ANNOTATION: info.to_string(), OPERATION_LAST_OBSERVED_ANNOTATION: started}}});
+    clusters
+        .patch(name, &PatchParams::default(), &Patch::Merge(annotations))
+        .await
+        .map_err(kube_ctx(format!("record the upgrade on Cluster {ns}/{name}")))?;
+    let progress = Progress { clusters: &clusters, name };
     out.push_str("Waiting for kubernetes version to be updated for control plane nodes\n");
     wait(
         env,
+        &progress,
         "waiting for kubernetes version update for kubeadm control plane",
         timeout,
         || control_plane_upgraded(&kcps, &kcp_name, release.kubernetes),
@@ -281,9 +297,13 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
     }
     out.push_str("Waiting for kubernetes version to be updated for worker nodes...\n");
     let machines: Api<Machine> = Api::namespaced(client.clone(), ns);
-    wait(env, "waiting for kubernetes version update for worker nodes", timeout, || {
-        workers_upgraded(&mds, &machines, name, release.kubernetes)
-    })
+    wait(
+        env,
+        &progress,
+        "waiting for kubernetes version update for worker nodes",
+        timeout,
+        || workers_upgraded(&mds, &machines, name, release.kubernetes),
+    )
     .await?;
     out.push_str(&format!(
         "Cluster '{name}' successfully upgraded to kubernetes version '{}'\n",
@@ -321,17 +341,46 @@ async fn copy_template(templates: &Api<VSphereMachineTemplate>, ns: &str, old: &
     }
 }
 
+/// The TKG client's timestamp format (Go's `time.Time.String()` of a UTC time, whole seconds).
+fn observed_at(now: jiff::Timestamp) -> String {
+    now.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
+}
+
+/// Where a wait reports progress: the Cluster's last-observed timestamp, moved whenever what
+/// is left changes (tanzu's `isClusterStateChanged`), so only an upgrade that stops moving for
+/// [`OPERATION_TIMEOUT`] shows as `updateStalled`.
+struct Progress<'a> {
+    clusters: &'a Api<Cluster>,
+    name: &'a str,
+}
+
 /// Polls `check` (None: done; Some(what is left)) until done or `timeout` passes on the clock.
-async fn wait<F, Fut>(env: &TanzuEnv, what: &'static str, timeout: Duration, mut check: F) -> Result<(), TanzuCliError>
+async fn wait<F, Fut>(
+    env: &TanzuEnv,
+    progress: &Progress<'_>,
+    what: &'static str,
+    timeout: Duration,
+    mut check: F,
+) -> Result<(), TanzuCliError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<String>, TanzuCliError>>,
 {
     let started = env.clock.now();
+    let mut last = String::new();
     loop {
         let Some(left) = check().await? else {
             return Ok(());
         };
+        if left != last {
+            let patch = json!({"metadata": {"annotations": {OPERATION_LAST_OBSERVED_ANNOTATION: observed_at(env.clock.now())}}});
+            progress
+                .clusters
+                .patch(progress.name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .map_err(kube_ctx(format!("record the upgrade's progress on Cluster {}", progress.name)))?;
+            last.clone_from(&left);
+        }
         let waited = env.clock.now().duration_since(started).as_secs_f64().max(0.0);
         if waited >= timeout.as_secs_f64() {
             return Err(UpgradeError::Timeout { what, timeout, last: left }.into());
