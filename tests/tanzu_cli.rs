@@ -50,6 +50,7 @@ async fn management_cluster() -> Mgmt {
     let env = TanzuEnv {
         client: client.clone(),
         clock: Arc::new(clock.clone()),
+        poll: std::time::Duration::from_millis(20),
         workdir: dir.path().join("home"),
     };
     Mgmt {

@@ -287,6 +287,7 @@ async fn run_tanzu(kubeconfig: Option<PathBuf>, args: &[String]) -> anyhow::Resu
     let env = drdrill::tanzu::TanzuEnv {
         client: kube::Client::try_from(config).context("building the management cluster client")?,
         clock: std::sync::Arc::new(drdrill_kube_sim::clock::SystemClock),
+        poll: drdrill::tanzu::upgrade::TANZU_POLL,
         workdir: std::env::current_dir().context("finding the current directory")?,
     };
     let mut out = std::io::stdout();

@@ -173,6 +173,7 @@ impl Operator {
                 let env = TanzuEnv {
                     client: world.mgmt_client()?,
                     clock,
+                    poll: Duration::from_millis(20),
                     workdir: self.home.clone(),
                 };
                 let mut out = Vec::new();

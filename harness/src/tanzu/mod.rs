@@ -43,6 +43,10 @@ pub struct TanzuEnv {
     pub client: kube::Client,
     /// "Now", for SINCE and operation timeouts.
     pub clock: Arc<dyn Clock>,
+    /// How often a waiting command (`cluster upgrade`) looks again, in wall time: tanzu's 15 s
+    /// against a real management cluster; a few milliseconds beside the simulated world, whose
+    /// clock runs ahead while the command waits.
+    pub poll: std::time::Duration,
     /// The home-directory stand-in: `cluster kubeconfig get` merges into `<workdir>/.kube/config`
     /// by default, and a relative `--export-file` is taken relative to it.
     pub workdir: PathBuf,

@@ -48,8 +48,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const MIN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// The timeout tanzu records with the upgrade on the Cluster (`cluster list`'s `updateStalled`).
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// How often the waits look (wall time: the world runs alongside the command).
-const POLL: Duration = Duration::from_millis(20);
+/// How often tanzu's waits look (`waitK8sVersionUpdateGeneric`): [`TanzuEnv::poll`] against a
+/// real management cluster.
+pub const TANZU_POLL: Duration = Duration::from_secs(15);
 
 /// Why `cluster upgrade` refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -385,7 +386,7 @@ where
         if waited >= timeout.as_secs_f64() {
             return Err(UpgradeError::Timeout { what, timeout, last: left }.into());
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(env.poll).await;
     }
 }
 
