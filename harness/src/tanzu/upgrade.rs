@@ -244,14 +244,12 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
     let cp_new = format!("{name}-control-plane-{version}-{}", rng.suffix(5));
     copy_template(&templates, ns, &cp_template, &cp_new, release)
         .await
-        .map_err(|e| incomplete(e.clone()))?;
+        .map_err(incomplete)?;
     let mut md_templates = Vec::new();
     for md in &deployments {
         let old = md.spec.template.spec.infrastructure_ref.name.clone().unwrap_or_default();
         let new = format!("{old}-{version}-{}", rng.suffix(5));
-        copy_template(&templates, ns, &old, &new, release)
-            .await
-            .map_err(|e| incomplete(e.clone()))?;
+        copy_template(&templates, ns, &old, &new, release).await.map_err(incomplete)?;
         md_templates.push(new);
     }
 
