@@ -238,6 +238,14 @@ async fn tanzu_cluster_upgrade_rolls_every_machine_to_the_next_release_and_refus
         assert!(out.stderr.contains(wanted), "{line}: {}", out.stderr);
     }
     assert_eq!(versions().await.1, ["v1.23.16+vmware.1"], "a refused upgrade changes nothing");
+    let refused = operator
+        .run(&world, "tanzu cluster upgrade wc-old --tkr v1.22 --yes")
+        .await
+        .expect("runs");
+    assert_eq!(
+        refused.stdout, "Verifying kubernetes version...\n",
+        "what it printed before refusing is kept"
+    );
 
     let out = operator
         .run(&world, "tanzu cluster upgrade wc-old --tkr v1.24.10---vmware.1-tkg.1 --yes")

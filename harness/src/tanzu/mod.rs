@@ -310,7 +310,8 @@ pub async fn run(args: &[String], env: &TanzuEnv, out: &mut (dyn Write + Send)) 
                     timeout,
                     yes,
                 };
-                cluster_upgrade(env, &request).await?
+                // Prints as it goes: an upgrade takes many minutes.
+                return cluster_upgrade(env, &request, out).await;
             }
             ClusterCommand::Kubeconfig {
                 command:

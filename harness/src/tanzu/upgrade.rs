@@ -30,6 +30,7 @@
 //! Calico, the autoscaler) and the wait for packages. The random suffixes are drawn from a seed
 //! of the cluster and version, so a replayed drill names its templates the same.
 
+use std::io::Write;
 use std::time::Duration;
 
 use drdrill_apis::capi::{CLUSTER_NAME_LABEL, Cluster, KubeadmControlPlane, Machine, MachineDeployment};
@@ -174,8 +175,15 @@ fn seed_of(parts: &[&str]) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// Upgrades the cluster; returns tanzu's messages.
-pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result<String, TanzuCliError> {
+/// Prints one of tanzu's progress lines at once (an upgrade takes many minutes).
+fn say(out: &mut (dyn Write + Send), text: &str) -> Result<(), TanzuCliError> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(TanzuCliError::Output)
+}
+
+/// Upgrades the cluster, printing tanzu's messages to `out` as it goes.
+pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest, out: &mut (dyn Write + Send)) -> Result<(), TanzuCliError> {
     let client = &env.client;
     let (name, ns) = (request.cluster.as_str(), request.namespace.as_str());
     let release = resolve_tkr(request.tkr.as_deref())?;
@@ -213,7 +221,7 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
     let kcp_name = kcp.name_any();
     let kcps: Api<KubeadmControlPlane> = Api::namespaced(client.clone(), ns);
 
-    let mut out = String::from("Verifying kubernetes version...\n");
+    say(out, "Verifying kubernetes version...\n")?;
     let current = kcp.status.as_ref().and_then(|s| s.version.clone()).ok_or_else(|| {
         incomplete(format!(
             "KubeadmControlPlane {ns}/{kcp_name} reports no version yet (no Ready machine)"
@@ -236,7 +244,10 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
         )
         .await
         .map_err(kube_ctx(format!("patch the TKR label of Cluster {ns}/{name}")))?;
-    out.push_str("Retrieving configuration for upgrade cluster...\nCreate InfrastructureTemplate for upgrade...\n");
+    say(
+        out,
+        "Retrieving configuration for upgrade cluster...\nCreate InfrastructureTemplate for upgrade...\n",
+    )?;
     let templates: Api<VSphereMachineTemplate> = Api::namespaced(client.clone(), ns);
     let mut rng = SeededRng::new(seed_of(&[ns, name, release.kubernetes]));
     let version = dashed(release.kubernetes);
@@ -253,10 +264,13 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
         md_templates.push(new);
     }
 
-    out.push_str(&format!(
-        "Upgrading control plane nodes...\nPatching KubeadmControlPlane with the kubernetes version {}...\n",
-        release.kubernetes
-    ));
+    say(
+        out,
+        &format!(
+            "Upgrading control plane nodes...\nPatching KubeadmControlPlane with the kubernetes version {}...\n",
+            release.kubernetes
+        ),
+    )?;
     let kcp_patch = json!({"spec": {"version": release.kubernetes,
         "machineTemplate": {"infrastructureRef": {"name": cp_new, "namespace": ns}}}});
     kcps.patch(&kcp_name, &PatchParams::default(), &Patch::Merge(kcp_patch))
@@ -272,7 +286,7 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
         .await
         .map_err(kube_ctx(format!("record the upgrade on Cluster {ns}/{name}")))?;
     let progress = Progress { clusters: &clusters, name };
-    out.push_str("Waiting for kubernetes version to be updated for control plane nodes\n");
+    say(out, "Waiting for kubernetes version to be updated for control plane nodes\n")?;
     wait(
         env,
         &progress,
@@ -282,10 +296,13 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
     )
     .await?;
 
-    out.push_str(&format!(
-        "Upgrading worker nodes...\nPatching MachineDeployment with the kubernetes version {}...\n",
-        release.kubernetes
-    ));
+    say(
+        out,
+        &format!(
+            "Upgrading worker nodes...\nPatching MachineDeployment with the kubernetes version {}...\n",
+            release.kubernetes
+        ),
+    )?;
     for (md, template) in deployments.iter().zip(&md_templates) {
         let md_name = md.name_any();
         let patch = json!({"spec": {"template": {"spec": {"version": release.kubernetes,
@@ -294,7 +311,7 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
             .await
             .map_err(kube_ctx(format!("patch MachineDeployment {ns}/{md_name}")))?;
     }
-    out.push_str("Waiting for kubernetes version to be updated for worker nodes...\n");
+    say(out, "Waiting for kubernetes version to be updated for worker nodes...\n")?;
     let machines: Api<Machine> = Api::namespaced(client.clone(), ns);
     wait(
         env,
@@ -304,11 +321,14 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest) -> Result
         || workers_upgraded(&mds, &machines, name, release.kubernetes),
     )
     .await?;
-    out.push_str(&format!(
-        "Cluster '{name}' successfully upgraded to kubernetes version '{}'\n",
-        release.kubernetes
-    ));
-    Ok(out)
+    say(
+        out,
+        &format!(
+            "Cluster '{name}' successfully upgraded to kubernetes version '{}'\n",
+            release.kubernetes
+        ),
+    )?;
+    Ok(())
 }
 
 /// Creates `new` as a copy of the VSphereMachineTemplate `old` cloning the release's VM
