@@ -213,6 +213,24 @@ enum ReleaseCommand {
     },
 }
 
+/// The Cluster `ns/name`, or [`TanzuCliError::ClusterNotFound`].
+pub(crate) async fn get_cluster(client: &kube::Client, ns: &str, name: &str) -> Result<drdrill_apis::capi::Cluster, TanzuCliError> {
+    kube::Api::<drdrill_apis::capi::Cluster>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(kube_ctx(format!("get Cluster {ns}/{name}")))?
+        .ok_or_else(|| TanzuCliError::ClusterNotFound {
+            name: name.to_string(),
+            namespace: ns.to_string(),
+        })
+}
+
+/// The ClusterClass of a ClusterClass-based cluster (`spec.topology.class`), which `cluster
+/// scale` and `cluster upgrade` do not emulate.
+pub(crate) fn cluster_class(cluster: &drdrill_apis::capi::Cluster) -> Option<String> {
+    cluster.spec.topology.as_ref().map(|t| t.class.clone()).filter(|c| !c.is_empty())
+}
+
 /// The KubeadmControlPlane `cluster.spec.controlPlaneRef` names; `missing` words the error when
 /// there is none.
 pub(crate) async fn control_plane_of(

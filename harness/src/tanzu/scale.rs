@@ -17,7 +17,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use super::list::MANAGEMENT_ROLE_LABEL;
-use super::{DEFAULT_NAMESPACE, TanzuCliError, control_plane_of, kube_ctx};
+use super::{DEFAULT_NAMESPACE, TanzuCliError, cluster_class, control_plane_of, get_cluster, kube_ctx};
 
 /// Why `cluster scale` refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,15 +150,8 @@ pub async fn cluster_scale(client: &Client, request: &ScaleRequest) -> Result<St
         None => request.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
     };
     let ns = namespace.as_str();
-    let cluster = Api::<Cluster>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-        .map_err(kube_ctx(format!("get Cluster {ns}/{name}")))?
-        .ok_or_else(|| TanzuCliError::ClusterNotFound {
-            name: name.to_string(),
-            namespace: namespace.clone(),
-        })?;
-    if let Some(class) = cluster.spec.topology.as_ref().map(|t| t.class.clone()).filter(|c| !c.is_empty()) {
+    let cluster = get_cluster(client, ns, name).await?;
+    if let Some(class) = cluster_class(&cluster) {
         return Err(ScaleError::ClusterClassBased {
             cluster: name.into(),
             namespace,

@@ -42,7 +42,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::list::{OPERATION_INFO_ANNOTATION, OPERATION_LAST_OBSERVED_ANNOTATION, TKR_LABEL};
-use super::{TanzuCliError, TanzuEnv, control_plane_of, kube_ctx};
+use super::{TanzuCliError, TanzuEnv, cluster_class, control_plane_of, get_cluster, kube_ctx};
 
 /// tanzu's default `--timeout`, and the least it accepts (a shorter one means the default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -189,15 +189,8 @@ pub async fn cluster_upgrade(env: &TanzuEnv, request: &UpgradeRequest, out: &mut
     let release = resolve_tkr(request.tkr.as_deref())?;
     let timeout = request.timeout.filter(|t| *t >= MIN_TIMEOUT).unwrap_or(DEFAULT_TIMEOUT);
     let clusters: Api<Cluster> = Api::namespaced(client.clone(), ns);
-    let cluster = clusters
-        .get_opt(name)
-        .await
-        .map_err(kube_ctx(format!("get Cluster {ns}/{name}")))?
-        .ok_or_else(|| TanzuCliError::ClusterNotFound {
-            name: name.to_string(),
-            namespace: ns.to_string(),
-        })?;
-    if let Some(class) = cluster.spec.topology.as_ref().map(|t| t.class.clone()).filter(|c| !c.is_empty()) {
+    let cluster = get_cluster(client, ns, name).await?;
+    if let Some(class) = cluster_class(&cluster) {
         return Err(UpgradeError::ClusterClassBased {
             cluster: name.into(),
             namespace: ns.into(),
