@@ -593,3 +593,100 @@ async fn cluster_get_shows_orphan_machines_and_unready_infrastructure() {
     // STATUS comes from the MachineDeployments' and control plane's status, not from counting Machines.
     assert!(printed.lines().nth(1).is_some_and(|l| l.contains(" running ")), "{printed}");
 }
+
+/// With no controller behind the management cluster, `cluster upgrade` says what it lacks, and
+/// a control plane that never upgrades times out on the clock with what it last saw; the patches
+/// made before the wait stay, as tanzu leaves them.
+#[tokio::test]
+async fn cluster_upgrade_names_what_is_missing_and_times_out_on_the_clock() {
+    use drdrill_apis::vsphere::VSphereMachineTemplate;
+
+    let m = management_cluster().await;
+    runbook_cluster(&m).await;
+    let err = m
+        .tanzu("cluster upgrade tkg-vc-antrea --yes")
+        .await
+        .expect_err("no version")
+        .to_string();
+    assert!(
+        err.contains("KubeadmControlPlane default/tkg-vc-antrea-ch5hn reports no version yet"),
+        "{err}"
+    );
+    let kcps: Api<KubeadmControlPlane> = Api::namespaced(m.client.clone(), NS);
+    kcps.patch_status(
+        "tkg-vc-antrea-ch5hn",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"version": "v1.23.16+vmware.1"}})),
+    )
+    .await
+    .expect("status");
+    let err = m
+        .tanzu("cluster upgrade tkg-vc-antrea --yes")
+        .await
+        .expect_err("no template")
+        .to_string();
+    assert!(
+        err.contains("unable to find VSphereMachineTemplate with name 'tkg-vc-antrea-ch5hn' in namespace 'default'"),
+        "{err}"
+    );
+    assert_eq!(
+        kcps.get("tkg-vc-antrea-ch5hn").await.expect("kcp").spec.version,
+        K8S,
+        "nothing patched yet"
+    );
+
+    for name in [
+        "tkg-vc-antrea-ch5hn",
+        "tkg-vc-antrea-md-0-8b8zn",
+        "tkg-vc-antrea-md-1-m6dvh",
+        "tkg-vc-antrea-md-2-brm2m",
+    ] {
+        m.create::<VSphereMachineTemplate>(
+            json!({"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "VSphereMachineTemplate",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"template": {"spec": {"template": "/dc0/vm/photon-3-kube-v1.23.16+vmware.1", "network": {"devices": []}}}}}),
+            Value::Null,
+        )
+        .await;
+    }
+    // Nothing upgrades the control plane; the clock runs a minute every few milliseconds.
+    let clock = m.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_secs(60));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let args: Vec<String> = "cluster upgrade tkg-vc-antrea --tkr v1.24 --yes --timeout 20m"
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    let err = tanzu::run(&args, &m.env, &mut out).await.expect_err("times out").to_string();
+    ticker.abort();
+    assert!(
+        err.starts_with("waiting for kubernetes version update for kubeadm control plane: timed out after 1200s on the world's clock: control-plane is still being upgraded: DesiredReplicas=3 Replicas=3 ReadyReplicas=3 UpdatedReplicas=3 version v1.23.16+vmware.1"),
+        "{err}"
+    );
+    let printed = String::from_utf8(out).expect("UTF-8");
+    assert!(
+        printed.ends_with("Waiting for kubernetes version to be updated for control plane nodes\n"),
+        "{printed}"
+    );
+    let kcp = kcps.get("tkg-vc-antrea-ch5hn").await.expect("kcp");
+    assert_eq!(
+        kcp.spec.version, "v1.24.10+vmware.1",
+        "the control plane was patched before the wait"
+    );
+    let template = kcp.spec.machine_template.infrastructure_ref.name.unwrap_or_default();
+    assert!(template.starts_with("tkg-vc-antrea-control-plane-v1-24-10-vmware-1-"), "{template}");
+    let md = Api::<MachineDeployment>::namespaced(m.client.clone(), NS)
+        .get("tkg-vc-antrea-md-0-8b8zn")
+        .await
+        .expect("md");
+    assert_eq!(
+        md.spec.template.spec.version.as_deref(),
+        Some(K8S),
+        "the workers are not touched before the control plane is done"
+    );
+}
